@@ -1,0 +1,72 @@
+//! The model's actions: protocol steps, the application, time, and faults.
+
+use protocol::{FailureStep, LeaseId, TimerKind};
+use serde::{Deserialize, Serialize};
+
+/// A process index (node `n{i+1}`).
+pub type Pid = u8;
+
+/// One step of the model.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Action {
+    /// The registry receives and processes the k-th request in flight from a node.
+    Deliver(Pid, u8),
+    /// A request fails at one of the eight steps (fault).
+    Fail(Pid, u8, FailureStep),
+    /// A node receives the k-th reply in flight to it.
+    Reply(Pid, u8),
+    /// A node receives the next message of its watch stream.
+    Watch(Pid),
+    /// A watch stream breaks (fault).
+    BreakWatch(Pid),
+    /// A timer fires (keep-alive, rebalance hold, retry).
+    Timer(Pid, TimerKind),
+    /// A node's keep-alives lapse: its self-fencing deadline passes (fault).
+    Lapse(Pid),
+    /// The application carries out its oldest command and acknowledges it.
+    App(Pid),
+    /// A process crashes (fault).
+    Crash(Pid),
+    /// A crashed process restarts and joins again.
+    Restart(Pid),
+    /// A node leaves gracefully (fault budget: membership).
+    Leave(Pid),
+    /// A node that left joins again (fault budget: membership).
+    Join(Pid),
+    /// The registry expires a lease. `breach` when a node still relies on it and the timing
+    /// assumption would forbid it (assumption off only).
+    Expire {
+        /// The lease.
+        lease: LeaseId,
+        /// Whether this breaks the timing assumption.
+        breach: bool,
+    },
+    /// The administrator adds resource `r{i+1}`.
+    AddResource(u8),
+    /// The administrator removes resource `r{i+1}`.
+    RemoveResource(u8),
+}
+
+impl Action {
+    /// Whether the action is a fault or an environment change (consumes a budget). Liveness is
+    /// judged on what fault-free steps can reach.
+    pub fn is_fault(&self) -> bool {
+        match self {
+            Action::Fail(..)
+            | Action::BreakWatch(_)
+            | Action::Lapse(_)
+            | Action::Crash(_)
+            | Action::Leave(_)
+            | Action::Join(_)
+            | Action::AddResource(_)
+            | Action::RemoveResource(_) => true,
+            Action::Expire { breach, .. } => *breach,
+            Action::Deliver(..)
+            | Action::Reply(..)
+            | Action::Watch(_)
+            | Action::Timer(..)
+            | Action::App(_)
+            | Action::Restart(_) => false,
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! For each mutant, the smallest configuration in which the model checker shows its defect.
+//! The CLI's `mutants` command prints these; the tests run them.
+
+use crate::config::{ModelConfig, Start};
+use protocol::Mutant;
+
+fn quiet(nodes: usize, resources: usize, start: Start) -> ModelConfig {
+    ModelConfig {
+        nodes,
+        resources,
+        crashes: 0,
+        rpc_faults: 0,
+        expiries: 0,
+        admin_changes: 0,
+        watch_breaks: 0,
+        membership_changes: 0,
+        symmetry: true,
+        timing_assumption: true,
+        mutant: None,
+        start,
+    }
+}
+
+/// The configuration that shows `mutant` (with the mutant selected).
+pub fn config_for(mutant: Mutant) -> ModelConfig {
+    let mut c = match mutant {
+        // Removing r3 moves r2 from n1 to n2; r2 is removed while n1 still holds it, re-added,
+        // and n2 (still assigned it) takes the barrier the removal deleted.
+        Mutant::RemoveResourceClearsBarrier => ModelConfig {
+            admin_changes: 3,
+            ..quiet(2, 3, Start::Settled)
+        },
+        Mutant::StartBeforeBarrier => quiet(1, 1, Start::Joining),
+        // Removing the resource makes its holder stop it.
+        Mutant::ReleaseBarrierBeforeStopAck => ModelConfig {
+            admin_changes: 1,
+            ..quiet(1, 1, Start::Settled)
+        },
+        // A leader's write still on the wire when its lease lapses and expires.
+        Mutant::UnfencedAssignmentWrite => ModelConfig {
+            admin_changes: 1,
+            expiries: 1,
+            ..quiet(1, 1, Start::Settled)
+        },
+        Mutant::NoSelfFence => ModelConfig {
+            expiries: 1,
+            ..quiet(2, 1, Start::Settled)
+        },
+        // An applied acquire answered UNKNOWN.
+        Mutant::UnknownAsFailure => ModelConfig {
+            rpc_faults: 1,
+            ..quiet(1, 1, Start::Joining)
+        },
+        // The second node registers after the first assignment.
+        Mutant::ImbalancedAllocation => quiet(2, 2, Start::Joining),
+    };
+    c.mutant = Some(mutant);
+    c
+}
+
+/// The configuration that shows why the timing assumption is needed (with it off).
+pub fn timing_breach_config() -> ModelConfig {
+    ModelConfig {
+        expiries: 1,
+        timing_assumption: false,
+        ..quiet(2, 1, Start::Settled)
+    }
+}

@@ -1,0 +1,486 @@
+//! The stateright model: N processes (node + application), the registry, the messages in flight
+//! and the faults. Every protocol decision is the `protocol` crate's; this file only moves
+//! messages, fires timers, runs the application and injects faults.
+//!
+//! Time is abstract: every node sees the same instant, and a timer may fire at any moment after
+//! it was armed. Two exceptions keep the abstraction faithful:
+//! - the self-fencing deadline fires only as a budgeted `Lapse` (keep-alives stopped getting
+//!   through), and the registry expires a lease a node relies on only after such a lapse and
+//!   after its application has stopped what it was told to stop (the timing assumption), or,
+//!   with the assumption off, at any moment as a budgeted breach;
+//! - a keep-alive is sent only once the node's lease is gone from the registry. While the lease
+//!   lives, a keep-alive's only effect is to push the deadline out, which an abstract clock does
+//!   not see; its failures matter only through the deadline, which `Lapse` covers.
+
+use crate::action::{Action, Pid};
+use crate::config::{ModelConfig, Start};
+use crate::state::{Budget, Channels, InFlightReply, State, WatchMsg, ORPHAN};
+use crate::symmetry;
+use protocol::properties::{assignment_writes, fenced_write, well_formed_write};
+use protocol::registry::{Deliveries, Key};
+use protocol::{
+    admin, FailureStep, Input, Node, NodeConfig, NodeId, Outcome, Output, Process, Property,
+    Registry, Request, TimerKind, World,
+};
+use std::collections::BTreeMap;
+
+/// The one instant of the abstract clock.
+const NOW: protocol::Time = protocol::Time(0);
+
+/// The model of one configuration.
+#[derive(Clone, Debug)]
+pub struct RebalanceModel {
+    /// What is checked.
+    pub config: ModelConfig,
+    node_config: NodeConfig,
+}
+
+impl RebalanceModel {
+    /// A model of `config` (validate it first).
+    pub fn new(config: ModelConfig) -> Self {
+        let node_config = config.node_config();
+        RebalanceModel {
+            config,
+            node_config,
+        }
+    }
+
+    /// The world the properties look at.
+    pub fn world(state: &State) -> World<'_> {
+        World {
+            registry: &state.registry,
+            processes: &state.processes,
+        }
+    }
+
+    /// The initial state, per [`ModelConfig::start`].
+    pub fn initial(&self) -> State {
+        let joining = self.joining();
+        match self.config.start {
+            Start::Joining => joining,
+            Start::Settled => self.settle(joining),
+        }
+    }
+
+    /// Run fault-free steps, first enabled first and timers last, until the group is settled:
+    /// nothing in flight, every node applied the latest assignment, every resource accessed.
+    pub fn settle(&self, mut s: State) -> State {
+        let mut actions = Vec::new();
+        for _ in 0..10_000 {
+            let world = Self::world(&s);
+            let quiet = s.channels.iter().all(|c| c.requests.is_empty() && c.replies.is_empty() && c.watch.is_empty())
+                && s.processes.iter().all(|p| p.app.pending.is_empty());
+            if quiet
+                && protocol::properties::rebalance_completes(&world)
+                && protocol::properties::all_resources_accessed(&world)
+            {
+                return s;
+            }
+            actions.clear();
+            self.enabled(&s, &mut actions);
+            let next = actions
+                .iter()
+                .find(|a| !a.is_fault() && !matches!(a, Action::Timer(..) | Action::Expire { .. }))
+                .or_else(|| actions.iter().find(|a| !a.is_fault()));
+            match next {
+                Some(a) => s = self.step(&s, &a.clone()),
+                None => break,
+            }
+        }
+        s
+    }
+
+    /// Every node has just been asked to join; the resources exist.
+    fn joining(&self) -> State {
+        let c = &self.config;
+        let mut registry = Registry::new();
+        for i in 0..c.resources {
+            registry.txn(&admin::add_resource(&ModelConfig::resource_id(i)));
+        }
+        let mut state = State {
+            registry,
+            processes: Vec::new(),
+            channels: Vec::new(),
+            budget: Budget {
+                crashes: c.crashes,
+                rpc_faults: c.rpc_faults,
+                expiries: c.expiries,
+                admin_changes: c.admin_changes,
+                watch_breaks: c.watch_breaks,
+                membership_changes: c.membership_changes,
+            },
+            lapsed: Default::default(),
+            violations: Vec::new(),
+        };
+        for i in 0..c.nodes {
+            state.processes.push(Process {
+                node: self.fresh_node(i),
+                app: Default::default(),
+                up: true,
+            });
+            state.channels.push(Channels::default());
+            self.feed(&mut state, i, Input::Join);
+        }
+        self.normalize(&mut state);
+        if self.config.symmetry {
+            symmetry::canonicalize(&mut state);
+        }
+        state
+    }
+
+    fn fresh_node(&self, i: usize) -> Node {
+        Node::new(
+            ModelConfig::node_id(i),
+            self.node_config.clone(),
+            self.config.mutant,
+        )
+    }
+
+    /// Every action enabled in `state`, in a deterministic order.
+    pub fn enabled(&self, s: &State, out: &mut Vec<Action>) {
+        let b = &s.budget;
+        for (i, (p, ch)) in s.processes.iter().zip(&s.channels).enumerate() {
+            let pid = i as Pid;
+            // Requests already on the wire arrive even if their sender has died since.
+            for (k, (req, _)) in ch.requests.iter().enumerate() {
+                out.push(Action::Deliver(pid, k as u8));
+                if b.rpc_faults > 0 && *req != ORPHAN {
+                    for step in FailureStep::ALL {
+                        out.push(Action::Fail(pid, k as u8, step));
+                    }
+                }
+            }
+            if !p.up {
+                out.push(Action::Restart(pid));
+                continue;
+            }
+            for k in 0..ch.replies.len() {
+                out.push(Action::Reply(pid, k as u8));
+            }
+            if !ch.watch.is_empty() {
+                out.push(Action::Watch(pid));
+            }
+            if b.watch_breaks > 0 && s.registry.is_watching(p.node.id()) {
+                out.push(Action::BreakWatch(pid));
+            }
+            for kind in &ch.timers {
+                match kind {
+                    TimerKind::Fence => {
+                        if b.expiries > 0 && p.node.lease().is_some() {
+                            out.push(Action::Lapse(pid));
+                        }
+                    }
+                    TimerKind::KeepAlive => {
+                        let gone = p.node.lease().is_some_and(|l| s.registry.lease(l).is_none());
+                        if gone {
+                            out.push(Action::Timer(pid, *kind));
+                        }
+                    }
+                    TimerKind::RebalanceHold | TimerKind::Retry => {
+                        out.push(Action::Timer(pid, *kind))
+                    }
+                }
+            }
+            if !p.app.pending.is_empty() {
+                out.push(Action::App(pid));
+            }
+            if b.crashes > 0 {
+                out.push(Action::Crash(pid));
+            }
+            if b.membership_changes > 0 {
+                match p.node.phase() {
+                    protocol::Phase::Member => out.push(Action::Leave(pid)),
+                    protocol::Phase::Left => out.push(Action::Join(pid)),
+                    _ => {}
+                }
+            }
+        }
+        for (lease, _) in s.registry.leases() {
+            let mut relying = s
+                .processes
+                .iter()
+                .filter(|p| p.up && p.node.relies_on(lease))
+                .peekable();
+            // A lease whose grant is still on its way back is not abandoned yet.
+            let granting = s.channels.iter().any(|ch| {
+                ch.replies.iter().any(|r| {
+                    matches!(r.outcome, Outcome::Success(protocol::Response::Granted { lease: l, .. }) if l == lease)
+                })
+            });
+            if granting {
+                continue;
+            }
+            if relying.peek().is_none() {
+                out.push(Action::Expire {
+                    lease,
+                    breach: false,
+                });
+            } else if self.config.timing_assumption {
+                if s.lapsed.contains(&lease) && relying.all(|p| !p.app.stop_pending()) {
+                    out.push(Action::Expire {
+                        lease,
+                        breach: false,
+                    });
+                }
+            } else if b.expiries > 0 {
+                out.push(Action::Expire {
+                    lease,
+                    breach: true,
+                });
+            }
+        }
+        if b.admin_changes > 0 {
+            for i in 0..self.config.universe() {
+                let r = ModelConfig::resource_id(i);
+                if s.registry.get(&Key::Resource(r)).is_some() {
+                    out.push(Action::RemoveResource(i as u8));
+                } else {
+                    out.push(Action::AddResource(i as u8));
+                }
+            }
+        }
+    }
+
+    /// The state after `action`, normalised (and, with symmetry, canonical).
+    pub fn step(&self, state: &State, action: &Action) -> State {
+        let mut s = self.step_concrete(state, action);
+        if self.config.symmetry {
+            symmetry::canonicalize(&mut s);
+        }
+        s
+    }
+
+    /// The state after `action`, normalised but with node names left as they are.
+    pub fn step_concrete(&self, state: &State, action: &Action) -> State {
+        let mut s = state.clone();
+        match *action {
+            Action::Deliver(pid, k) => {
+                let (req, request) = s.channels[pid as usize].requests.remove(k as usize);
+                let response = self.to_registry(&mut s, pid as usize, &request);
+                self.reply(&mut s, pid as usize, req, Outcome::Success(response), None);
+            }
+            Action::Fail(pid, k, step) => {
+                s.budget.rpc_faults -= 1;
+                let (req, request) = s.channels[pid as usize].requests.remove(k as usize);
+                if step.applied() {
+                    self.to_registry(&mut s, pid as usize, &request);
+                }
+                self.reply(&mut s, pid as usize, req, step.outcome(), Some(step));
+            }
+            Action::Reply(pid, k) => {
+                let r = s.channels[pid as usize].replies.remove(k as usize);
+                let input = Input::Reply {
+                    req: r.req,
+                    outcome: r.outcome,
+                };
+                self.feed(&mut s, pid as usize, input);
+            }
+            Action::Watch(pid) => {
+                let input = match s.channels[pid as usize].watch.pop_front() {
+                    Some(WatchMsg::Event(e)) => Input::Watch(e),
+                    _ => Input::WatchBroken,
+                };
+                self.feed(&mut s, pid as usize, input);
+            }
+            Action::BreakWatch(pid) => {
+                s.budget.watch_breaks -= 1;
+                let id = s.processes[pid as usize].node.id().clone();
+                s.registry.break_watch(&id);
+                let ch = &mut s.channels[pid as usize];
+                ch.watch.clear();
+                ch.watch.push_back(WatchMsg::Broken);
+            }
+            Action::Timer(pid, kind) => {
+                s.channels[pid as usize].timers.remove(&kind);
+                self.feed(&mut s, pid as usize, Input::Timer(kind));
+            }
+            Action::Lapse(pid) => {
+                s.budget.expiries -= 1;
+                if let Some(lease) = s.processes[pid as usize].node.lease() {
+                    s.lapsed.insert(lease);
+                }
+                s.channels[pid as usize].timers.remove(&TimerKind::Fence);
+                self.feed(&mut s, pid as usize, Input::Timer(TimerKind::Fence));
+            }
+            Action::App(pid) => {
+                if let Some(ack) = s.processes[pid as usize].app.perform() {
+                    self.feed(&mut s, pid as usize, ack);
+                }
+            }
+            Action::Crash(pid) => {
+                s.budget.crashes -= 1;
+                let i = pid as usize;
+                let p = &mut s.processes[i];
+                p.up = false;
+                p.node = self.fresh_node(i);
+                p.app.crash();
+                let ch = &mut s.channels[i];
+                ch.replies.clear();
+                ch.watch.clear();
+                ch.timers.clear();
+                // A watch dies with its connection; other requests already sent may still land.
+                ch.requests
+                    .retain(|(_, r)| !matches!(r, Request::Watch { .. }));
+                s.registry.break_watch(&ModelConfig::node_id(i));
+            }
+            Action::Restart(pid) => {
+                s.processes[pid as usize].up = true;
+                self.feed(&mut s, pid as usize, Input::Join);
+            }
+            Action::Leave(pid) => {
+                s.budget.membership_changes -= 1;
+                self.feed(&mut s, pid as usize, Input::Leave);
+            }
+            Action::Join(pid) => {
+                s.budget.membership_changes -= 1;
+                self.feed(&mut s, pid as usize, Input::Join);
+            }
+            Action::Expire { lease, breach } => {
+                if breach {
+                    s.budget.expiries -= 1;
+                }
+                let deliveries = s.registry.expire(lease);
+                self.route(&mut s, deliveries);
+                s.lapsed.remove(&lease);
+            }
+            Action::AddResource(i) => {
+                s.budget.admin_changes -= 1;
+                let txn = admin::add_resource(&ModelConfig::resource_id(i as usize));
+                let (_, deliveries) = s.registry.txn(&txn);
+                self.route(&mut s, deliveries);
+            }
+            Action::RemoveResource(i) => {
+                s.budget.admin_changes -= 1;
+                let r = ModelConfig::resource_id(i as usize);
+                let txn = admin::remove_resource(&r, self.config.mutant);
+                let (_, deliveries) = s.registry.txn(&txn);
+                self.route(&mut s, deliveries);
+            }
+        }
+        self.normalize(&mut s);
+        s
+    }
+
+    /// The registry processes a request from process `i`; writes are judged as they happen.
+    fn to_registry(&self, s: &mut State, i: usize, request: &Request) -> protocol::Response {
+        let client = ModelConfig::node_id(i);
+        let before = s.registry.revision();
+        let (response, deliveries) = s.registry.handle(NOW, &client, request);
+        self.route(s, deliveries);
+        let events: Vec<_> = s.registry.history_since(before).cloned().collect();
+        for w in assignment_writes(&s.registry, &client, &events) {
+            let checks = [
+                (Property::FencedWrites, fenced_write(&w)),
+                (Property::AssignmentWellFormed, well_formed_write(&w)),
+            ];
+            for (property, result) in checks {
+                if let Err(why) = result {
+                    if !s.violations.iter().any(|(p, _)| *p == property) {
+                        s.violations.push((property, why));
+                    }
+                }
+            }
+        }
+        response
+    }
+
+    fn reply(
+        &self,
+        s: &mut State,
+        i: usize,
+        req: protocol::ReqId,
+        outcome: Outcome,
+        fault: Option<FailureStep>,
+    ) {
+        if req != ORPHAN && s.processes[i].up {
+            s.channels[i].replies.push(InFlightReply {
+                req,
+                outcome,
+                fault,
+            });
+        }
+    }
+
+    fn route(&self, s: &mut State, deliveries: Deliveries) {
+        for (client, event) in deliveries {
+            if let Some(i) = pid_of(&client) {
+                if i < s.processes.len() && s.processes[i].up {
+                    s.channels[i].watch.push_back(WatchMsg::Event(event));
+                }
+            }
+        }
+    }
+
+    /// Hand an input to process `i`'s node and carry out what it asks.
+    fn feed(&self, s: &mut State, i: usize, input: Input) {
+        let outputs = s.processes[i].node.handle(NOW, input);
+        let ch = &mut s.channels[i];
+        for output in outputs {
+            match output {
+                Output::Send { req, request } => ch.requests.push((req, request)),
+                Output::SetTimer { kind, .. } => {
+                    ch.timers.insert(kind);
+                }
+                Output::CancelTimer(kind) => {
+                    ch.timers.remove(&kind);
+                }
+                Output::Start(r) => s.processes[i]
+                    .app
+                    .pending
+                    .push_back(protocol::AppCommand::Start(r)),
+                Output::Stop(r) => s.processes[i]
+                    .app
+                    .pending
+                    .push_back(protocol::AppCommand::Stop(r)),
+                Output::Log(_) => {}
+            }
+        }
+    }
+
+    /// Make equal situations equal states: forget replies nobody waits for, number live
+    /// requests from zero, drop history no watch can still ask for, and (with symmetry) rename
+    /// nodes into a canonical order.
+    fn normalize(&self, s: &mut State) {
+        for (p, ch) in s.processes.iter_mut().zip(s.channels.iter_mut()) {
+            let mut live: Vec<u64> = p.node.live_requests().collect();
+            live.sort_unstable();
+            let rename: BTreeMap<u64, u64> = live
+                .iter()
+                .enumerate()
+                .map(|(k, r)| (*r, k as u64))
+                .collect();
+            for (req, _) in ch.requests.iter_mut() {
+                *req = rename.get(req).copied().unwrap_or(ORPHAN);
+            }
+            ch.replies.retain_mut(|r| match rename.get(&r.req) {
+                Some(k) => {
+                    r.req = *k;
+                    true
+                }
+                None => false,
+            });
+            p.node
+                .renumber_requests(|r| rename.get(&r).copied().unwrap_or(ORPHAN), live.len() as u64);
+            ch.requests.sort();
+            ch.replies.sort();
+        }
+        let mut floor = s.registry.revision();
+        for (p, ch) in s.processes.iter().zip(&s.channels) {
+            for (_, r) in &ch.requests {
+                if let Request::Watch { from_rev } = r {
+                    floor = floor.min(from_rev.saturating_sub(1));
+                }
+            }
+            let view = p.node.view().rev;
+            if p.up && view > 0 && p.node.watch_state() != protocol::node::WatchState::Live {
+                floor = floor.min(view);
+            }
+        }
+        s.registry.compact(floor);
+    }
+}
+
+/// The process index of a model node name (`n3` → 2).
+pub fn pid_of(id: &NodeId) -> Option<usize> {
+    id.0.strip_prefix('n')?.parse::<usize>().ok()?.checked_sub(1)
+}

@@ -1,0 +1,278 @@
+//! Counterexamples as readable traces: one line per step (who did what), and what changed.
+//!
+//! With symmetry reduction the checker's path holds canonical states, whose node names may be
+//! permuted from one step to the next. The trace replays the path concretely instead: at each
+//! step it takes the enabled action whose successor is the next canonical state up to renaming.
+
+use crate::action::Action;
+use crate::state::{State, WatchMsg};
+use crate::symmetry;
+use crate::system::RebalanceModel;
+use protocol::registry::Key;
+use protocol::{Local, Outcome, TimerKind};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// One step of a trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// 1-based.
+    pub n: usize,
+    /// Who acts: `n1`, `registry`, `admin`, `app n1`, `fault`.
+    pub actor: String,
+    /// What it does.
+    pub action: String,
+    /// Whether this step is a fault (or an environment change).
+    pub fault: bool,
+    /// What changed.
+    pub changes: Vec<String>,
+}
+
+/// A counterexample (or example) path.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trace {
+    /// The steps from the initial state.
+    pub steps: Vec<Step>,
+    /// The final state, summarised.
+    pub last_state: Vec<String>,
+}
+
+/// Replay `actions` (as the checker found them, over canonical states) from `init` and render.
+pub fn render(model: &RebalanceModel, states: &[State], actions: &[Action]) -> Trace {
+    let mut concrete = states[0].clone();
+    let mut steps = Vec::new();
+    for (i, action) in actions.iter().enumerate() {
+        let target = &states[i + 1];
+        let chosen = concrete_action(model, &concrete, action, target);
+        let next = model.step_concrete(&concrete, &chosen);
+        steps.push(Step {
+            n: i + 1,
+            actor: actor(&chosen, &concrete),
+            action: describe(&chosen, &concrete),
+            fault: chosen.is_fault(),
+            changes: changes(&concrete, &next),
+        });
+        concrete = next;
+    }
+    Trace {
+        steps,
+        last_state: summary(&concrete),
+    }
+}
+
+fn concrete_action(model: &RebalanceModel, s: &State, hint: &Action, target: &State) -> Action {
+    let mut actions = Vec::new();
+    model.enabled(s, &mut actions);
+    let matches = |a: &Action| {
+        let mut next = model.step_concrete(s, a);
+        symmetry::canonicalize(&mut next);
+        next == *target
+    };
+    if actions.contains(hint) && matches(hint) {
+        return hint.clone();
+    }
+    actions.into_iter().find(matches).unwrap_or_else(|| hint.clone())
+}
+
+fn name(pid: u8) -> String {
+    format!("n{}", pid + 1)
+}
+
+fn actor(a: &Action, _s: &State) -> String {
+    match a {
+        Action::Deliver(..) | Action::Expire { .. } => "registry".into(),
+        Action::Fail(..) | Action::BreakWatch(_) | Action::Lapse(_) | Action::Crash(_) => {
+            "fault".into()
+        }
+        Action::App(p) => format!("app {}", name(*p)),
+        Action::AddResource(_) | Action::RemoveResource(_) => "admin".into(),
+        Action::Reply(p, _)
+        | Action::Watch(p)
+        | Action::Timer(p, _)
+        | Action::Restart(p)
+        | Action::Leave(p)
+        | Action::Join(p) => name(*p),
+    }
+}
+
+/// What an action does, in words, read off the state it is taken in.
+pub fn describe(a: &Action, s: &State) -> String {
+    match a {
+        Action::Deliver(p, k) => {
+            let (_, req) = &s.channels[*p as usize].requests[*k as usize];
+            let mut reg = s.registry.clone();
+            let (resp, _) = reg.handle(protocol::Time(0), &crate::ModelConfig::node_id(*p as usize), req);
+            format!("handles {req} from {}: {resp}", name(*p))
+        }
+        Action::Fail(p, k, step) => {
+            let (_, req) = &s.channels[*p as usize].requests[*k as usize];
+            let applied = if step.applied() {
+                "after the registry applied it"
+            } else {
+                "not applied"
+            };
+            format!(
+                "{req} from {} fails at {step} ({applied}); the node will see {}",
+                name(*p),
+                step.outcome()
+            )
+        }
+        Action::Reply(p, k) => {
+            let r = &s.channels[*p as usize].replies[*k as usize];
+            match &r.outcome {
+                Outcome::Success(resp) => format!("receives the reply: {resp}"),
+                other => format!("receives the outcome {other}"),
+            }
+        }
+        Action::Watch(p) => match s.channels[*p as usize].watch.front() {
+            Some(WatchMsg::Event(e)) => format!("receives watch event {e}"),
+            _ => "learns that its watch stream broke".into(),
+        },
+        Action::BreakWatch(p) => format!("the watch stream of {} breaks", name(*p)),
+        Action::Timer(_, kind) => format!("its {kind} timer fires"),
+        Action::Lapse(p) => {
+            let lease = s.processes[*p as usize].node.lease();
+            format!(
+                "keep-alives of {} stop getting through: its self-fencing deadline for {} passes",
+                name(*p),
+                lease.map_or("-".into(), |l| l.to_string())
+            )
+        }
+        Action::App(p) => match s.processes[*p as usize].app.pending.front() {
+            Some(protocol::AppCommand::Start(r)) => format!("starts accessing {r}"),
+            Some(protocol::AppCommand::Stop(r)) => format!("stops accessing {r}"),
+            None => "idles".into(),
+        },
+        Action::Crash(p) => format!("{} crashes: its application's access ends at once", name(*p)),
+        Action::Restart(_) => "restarts and joins again".into(),
+        Action::Leave(_) => "is asked to leave the group".into(),
+        Action::Join(_) => "is asked to join the group again".into(),
+        Action::Expire { lease, breach } => {
+            if *breach {
+                let holders: Vec<String> = s
+                    .processes
+                    .iter()
+                    .filter(|p| p.up && p.node.relies_on(*lease))
+                    .map(|p| p.node.id().to_string())
+                    .collect();
+                format!(
+                    "expires {lease} -- BREACHING the timing assumption: {} is paused past its \
+                     self-fencing deadline and still relies on it",
+                    holders.join(", ")
+                )
+            } else {
+                format!("expires {lease}")
+            }
+        }
+        Action::AddResource(i) => format!("adds resource r{}", i + 1),
+        Action::RemoveResource(i) => format!("removes resource r{}", i + 1),
+    }
+}
+
+fn local(l: Option<&Local>) -> String {
+    match l {
+        None => "-".into(),
+        Some(Local::Acquiring) => "acquiring".into(),
+        Some(Local::Starting(_)) => "starting".into(),
+        Some(Local::Running(_)) => "running".into(),
+        Some(Local::Stopping(_)) => "stopping".into(),
+        Some(Local::Releasing(_)) => "releasing".into(),
+    }
+}
+
+/// What differs between two states, in words.
+pub fn changes(a: &State, b: &State) -> Vec<String> {
+    let mut out = Vec::new();
+    let keys: BTreeSet<&Key> = a
+        .registry
+        .keys()
+        .map(|(k, _)| k)
+        .chain(b.registry.keys().map(|(k, _)| k))
+        .collect();
+    for k in keys {
+        match (a.registry.get(k), b.registry.get(k)) {
+            (None, Some(kv)) => out.push(format!("registry: put {k}={}", kv.value)),
+            (Some(x), Some(y)) if x != y => out.push(format!("registry: put {k}={}", y.value)),
+            (Some(_), None) => out.push(format!("registry: deleted {k}")),
+            _ => {}
+        }
+    }
+    for (pa, pb) in a.processes.iter().zip(&b.processes) {
+        let id = pb.node.id();
+        if pa.up != pb.up {
+            out.push(format!("{id}: {}", if pb.up { "up" } else { "down" }));
+        }
+        if pa.node.phase() != pb.node.phase() {
+            out.push(format!("{id}: {:?} -> {:?}", pa.node.phase(), pb.node.phase()));
+        }
+        if pa.node.lease() != pb.node.lease() {
+            let l = |x: Option<protocol::LeaseId>| x.map_or("none".to_string(), |l| l.to_string());
+            out.push(format!("{id}: lease {} -> {}", l(pa.node.lease()), l(pb.node.lease())));
+        }
+        if pa.node.term() != pb.node.term() {
+            match pb.node.term() {
+                Some(t) => out.push(format!("{id}: leads in term {t}")),
+                None => out.push(format!("{id}: no longer leads")),
+            }
+        }
+        let rs: BTreeSet<_> = pa
+            .node
+            .resources()
+            .keys()
+            .chain(pb.node.resources().keys())
+            .collect();
+        for r in rs {
+            let (x, y) = (pa.node.resources().get(r), pb.node.resources().get(r));
+            if local(x) != local(y) {
+                out.push(format!("{id}: {r} {} -> {}", local(x), local(y)));
+            }
+        }
+        if pa.app.accessing != pb.app.accessing {
+            let acc: Vec<String> = pb.app.accessing.iter().map(|r| r.to_string()).collect();
+            out.push(format!("{id}: application accesses {{{}}}", acc.join(", ")));
+        }
+        if pb.app.pending.len() > pa.app.pending.len() {
+            for c in pb.app.pending.iter().skip(pa.app.pending.len()) {
+                let what = match c {
+                    protocol::AppCommand::Start(r) => format!("start {r}"),
+                    protocol::AppCommand::Stop(r) => format!("stop {r}"),
+                };
+                out.push(format!("{id}: tells its application to {what}"));
+            }
+        }
+    }
+    for (i, (ca, cb)) in a.channels.iter().zip(&b.channels).enumerate() {
+        for (_, r) in &cb.requests {
+            if !ca.requests.iter().any(|(_, x)| x == r) {
+                out.push(format!("n{}: sends {r}", i + 1));
+            }
+        }
+        if cb.timers.contains(&TimerKind::Fence) != ca.timers.contains(&TimerKind::Fence)
+            && !cb.timers.contains(&TimerKind::Fence)
+        {
+            out.push(format!("n{}: fence timer disarmed", i + 1));
+        }
+    }
+    out
+}
+
+/// The state in a few lines.
+pub fn summary(s: &State) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in &s.processes {
+        let acc: Vec<String> = p.app.accessing.iter().map(|r| r.to_string()).collect();
+        out.push(format!(
+            "{}: {}, {:?}, lease {}, {}accessing {{{}}}",
+            p.node.id(),
+            if p.up { "up" } else { "down" },
+            p.node.phase(),
+            p.node.lease().map_or("none".into(), |l| l.to_string()),
+            p.node.term().map_or(String::new(), |t| format!("leader (term {t}), ")),
+            acc.join(", ")
+        ));
+    }
+    for (k, kv) in s.registry.keys() {
+        out.push(format!("registry {k} = {} (created @{})", kv.value, kv.create_rev));
+    }
+    out
+}

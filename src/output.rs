@@ -1,0 +1,189 @@
+//! What the CLI prints and writes.
+
+use model::check::{CheckOptions, CheckReport, Status};
+use model::ModelConfig;
+use protocol::Mutant;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Fail early (exit 2) if the JSON file cannot be written, rather than after a long run.
+pub fn check_writable(path: &Path) -> Result<(), String> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(format!(
+            "--json {}: folder {} does not exist",
+            path.display(),
+            dir.display()
+        ));
+    }
+    if path.is_dir() {
+        return Err(format!("--json {}: is a folder", path.display()));
+    }
+    Ok(())
+}
+
+/// Write any result as pretty JSON.
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    std::fs::write(path, text + "\n").map_err(|e| format!("--json {}: {e}", path.display()))
+}
+
+/// One line on what is being checked.
+pub fn describe_config(c: &ModelConfig, o: &CheckOptions) -> String {
+    format!(
+        "checking {} node(s) x {} resource(s), start {:?}; budgets: crashes {}, rpc-faults {}, \
+         expiries {}, admin-changes {}, watch-breaks {}, membership-changes {}; symmetry {}; \
+         timing assumption {}; mutant {}; {:?} with {} thread(s)",
+        c.nodes,
+        c.resources,
+        c.start,
+        c.crashes,
+        c.rpc_faults,
+        c.expiries,
+        c.admin_changes,
+        c.watch_breaks,
+        c.membership_changes,
+        if c.symmetry { "on" } else { "off" },
+        if c.timing_assumption { "on" } else { "off" },
+        c.mutant.map_or("none".to_string(), |m| format!("{} ({})", m.name(), m.code())),
+        o.strategy,
+        o.threads
+    )
+}
+
+fn status(s: Status) -> &'static str {
+    match s {
+        Status::Holds => "holds",
+        Status::Violated => "VIOLATED",
+        Status::Reached => "reached",
+        Status::NotReached => "NOT REACHED",
+        Status::Unknown => "unknown",
+    }
+}
+
+/// The human-readable summary.
+pub fn render_check(r: &CheckReport) -> String {
+    let f = &r.figures;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nstates: {} total, {} unique; depth {}; {:.1} s; {:.0} unique states/s; {}",
+        f.total_states,
+        f.unique_states,
+        f.depth,
+        f.seconds,
+        f.unique_states_per_sec,
+        if f.exhaustive {
+            "exhaustive"
+        } else {
+            "NOT exhaustive (stopped early)"
+        }
+    );
+    if f.liveness_states > 0 {
+        let _ = writeln!(
+            out,
+            "liveness pass: {} states, {:.1} s",
+            f.liveness_states, f.liveness_seconds
+        );
+    }
+    let _ = writeln!(out, "\nproperties:");
+    for p in &r.properties {
+        let _ = writeln!(out, "  {:<10} {:<36} {}", p.kind, p.name, status(p.status));
+    }
+    for p in r.properties.iter().filter(|p| p.status == Status::Violated) {
+        let _ = writeln!(out, "\n{} VIOLATED", p.name);
+        if let Some(reason) = &p.reason {
+            let _ = writeln!(out, "  {reason}");
+        }
+        if let Some(t) = &p.trace {
+            let _ = writeln!(out, "  counterexample, {} steps:", t.steps.len());
+            for s in &t.steps {
+                let mark = if s.fault { " [fault]" } else { "" };
+                let _ = writeln!(out, "  {:>3}. {}: {}{mark}", s.n, s.actor, s.action);
+                for c in &s.changes {
+                    let _ = writeln!(out, "         - {c}");
+                }
+            }
+            let _ = writeln!(out, "  final state:");
+            for l in &t.last_state {
+                let _ = writeln!(out, "    {l}");
+            }
+        }
+    }
+    let verdict = if r.violated() {
+        "VIOLATED: see the counterexample(s) above"
+    } else if r
+        .properties
+        .iter()
+        .any(|p| matches!(p.status, Status::Unknown | Status::NotReached))
+    {
+        "no violation found, but not everything was decided (see above)"
+    } else {
+        "all properties hold"
+    };
+    let _ = writeln!(out, "\nverdict: {verdict}");
+    out
+}
+
+/// One entry of the mutant catalogue.
+#[derive(Serialize)]
+pub struct MutantEntry {
+    code: &'static str,
+    name: &'static str,
+    breaks: &'static str,
+    description: &'static str,
+    command: String,
+}
+
+/// The catalogue, with the command that shows each mutant.
+pub fn mutant_catalogue() -> Vec<MutantEntry> {
+    Mutant::ALL
+        .into_iter()
+        .map(|m| MutantEntry {
+            code: m.code(),
+            name: m.name(),
+            breaks: m.breaks(),
+            description: m.description(),
+            command: check_command(&model::mutants::config_for(m)),
+        })
+        .collect()
+}
+
+/// The `rebalanser check` command line for a configuration.
+pub fn check_command(c: &ModelConfig) -> String {
+    let mut cmd = format!(
+        "rebalanser check --nodes {} --resources {} --crashes {} --rpc-faults {} --expiries {} \
+         --admin-changes {}",
+        c.nodes, c.resources, c.crashes, c.rpc_faults, c.expiries, c.admin_changes
+    );
+    if c.watch_breaks > 0 {
+        let _ = write!(cmd, " --watch-breaks {}", c.watch_breaks);
+    }
+    if c.membership_changes > 0 {
+        let _ = write!(cmd, " --membership-changes {}", c.membership_changes);
+    }
+    if c.start == model::Start::Joining {
+        cmd.push_str(" --start joining");
+    }
+    if !c.timing_assumption {
+        cmd.push_str(" --timing-assumption off");
+    }
+    if let Some(m) = c.mutant {
+        let _ = write!(cmd, " --mutant {}", m.name());
+    }
+    cmd
+}
+
+/// The catalogue as a table.
+pub fn render_mutants(entries: &[MutantEntry]) -> String {
+    let mut out = String::new();
+    for e in entries {
+        let _ = writeln!(out, "{} {}\n   breaks: {}\n   what:   {}\n   shown by: {}\n",
+            e.code, e.name, e.breaks, e.description, e.command);
+    }
+    out
+}
