@@ -54,7 +54,7 @@ struct ModelArgs {
     #[arg(long, default_value_t = 0)]
     expiries: u8,
     /// Budget: resources added or removed by the administrator.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 0)]
     admin_changes: u8,
     /// Budget: watch streams that break.
     #[arg(long, default_value_t = 0)]

@@ -49,7 +49,11 @@ pub fn describe_config(c: &ModelConfig, o: &CheckOptions) -> String {
         c.membership_changes,
         if c.symmetry { "on" } else { "off" },
         if c.timing_assumption { "on" } else { "off" },
-        c.mutant.map_or("none".to_string(), |m| format!("{} ({})", m.name(), m.code())),
+        c.mutant.map_or("none".to_string(), |m| format!(
+            "{} ({})",
+            m.name(),
+            m.code()
+        )),
         o.strategy,
         o.threads
     )
@@ -119,13 +123,26 @@ pub fn render_check(r: &CheckReport) -> String {
     } else if r
         .properties
         .iter()
-        .any(|p| matches!(p.status, Status::Unknown | Status::NotReached))
+        .any(|p| p.status == Status::Unknown && p.kind != "sometimes")
     {
-        "no violation found, but not everything was decided (see above)"
+        "no violation found, but not every property was decided (see above)"
     } else {
         "all properties hold"
     };
     let _ = writeln!(out, "\nverdict: {verdict}");
+    let unreached: Vec<&str> = r
+        .properties
+        .iter()
+        .filter(|p| p.status == Status::NotReached)
+        .map(|p| p.name.as_str())
+        .collect();
+    if !unreached.is_empty() {
+        let _ = writeln!(
+            out,
+            "note: not reached in this configuration: {} (raise the fault budgets to cover them)",
+            unreached.join(", ")
+        );
+    }
     out
 }
 
@@ -182,8 +199,11 @@ pub fn check_command(c: &ModelConfig) -> String {
 pub fn render_mutants(entries: &[MutantEntry]) -> String {
     let mut out = String::new();
     for e in entries {
-        let _ = writeln!(out, "{} {}\n   breaks: {}\n   what:   {}\n   shown by: {}\n",
-            e.code, e.name, e.breaks, e.description, e.command);
+        let _ = writeln!(
+            out,
+            "{} {}\n   breaks: {}\n   what:   {}\n   shown by: {}\n",
+            e.code, e.name, e.breaks, e.description, e.command
+        );
     }
     out
 }

@@ -140,7 +140,9 @@ pub fn run(config: &ModelConfig, options: &CheckOptions) -> CheckReport {
     };
     let seconds = start.elapsed().as_secs_f64();
     let timed_out = options.timeout.is_some_and(|t| start.elapsed() >= t);
-    let stopped_early = config.mutant.is_some() && !discoveries.is_empty();
+    let stopped_early = config
+        .mutant
+        .is_some_and(|m| discoveries.iter().any(|(n, _, _)| *n == m.breaks()));
     let exhaustive = !timed_out && !stopped_early;
 
     let mut results = Vec::new();
@@ -185,7 +187,17 @@ pub fn run(config: &ModelConfig, options: &CheckOptions) -> CheckReport {
         exhaustive,
         ..Figures::default()
     };
-    if options.liveness {
+    if options.liveness && stopped_early {
+        for name in ["all_resources_accessed", "rebalance_completes"] {
+            results.push(PropertyResult {
+                name: name.into(),
+                kind: "eventually".into(),
+                status: Status::Unknown,
+                reason: Some("not checked: the run stopped at the mutant's violation".into()),
+                trace: None,
+            });
+        }
+    } else if options.liveness {
         let remaining = options.timeout.map(|t| t.saturating_sub(start.elapsed()));
         let live = liveness::run(&model, remaining, options.progress);
         figures.liveness_states = live.states;

@@ -196,7 +196,11 @@ fn goodness(s: &State) -> u8 {
     g
 }
 
-fn path_to(model: &RebalanceModel, parent: &[(u32, u32)], target: u32) -> (Vec<State>, Vec<Action>) {
+fn path_to(
+    model: &RebalanceModel,
+    parent: &[(u32, u32)],
+    target: u32,
+) -> (Vec<State>, Vec<Action>) {
     let mut picks = Vec::new();
     let mut at = target;
     while parent[at as usize].0 != u32::MAX {

@@ -1,10 +1,9 @@
 //! The model's state: the registry, the processes, the messages in flight, budgets.
 
+use protocol::registry::WatchEvent;
 use protocol::{
     FailureStep, LeaseId, Outcome, Process, Property, Registry, ReqId, Request, TimerKind,
-
 };
-use protocol::registry::WatchEvent;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, VecDeque};
 

@@ -55,9 +55,15 @@ pub fn canonicalize(s: &mut State) {
     }
     let mut processes = std::mem::take(&mut s.processes);
     let mut channels = std::mem::take(&mut s.channels);
-    let mut slots: Vec<_> = processes.drain(..).zip(channels.drain(..)).map(Some).collect();
+    let mut slots: Vec<_> = processes
+        .drain(..)
+        .zip(channels.drain(..))
+        .map(Some)
+        .collect();
     for &i in &order {
-        let (p, ch) = slots[i].take().expect("a permutation visits each process once");
+        let (p, ch) = slots[i]
+            .take()
+            .expect("a permutation visits each process once");
         s.processes.push(p);
         s.channels.push(ch);
     }

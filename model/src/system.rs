@@ -68,8 +68,14 @@ impl RebalanceModel {
         let mut actions = Vec::new();
         for _ in 0..10_000 {
             let world = Self::world(&s);
-            let quiet = s.channels.iter().all(|c| c.requests.is_empty() && c.replies.is_empty() && c.watch.is_empty())
-                && s.processes.iter().all(|p| p.app.pending.is_empty());
+            // Settled also means no hold or retry timer left to fire.
+            let quiet = s.channels.iter().all(|c| {
+                c.requests.is_empty()
+                    && c.replies.is_empty()
+                    && c.watch.is_empty()
+                    && !c.timers.contains(&TimerKind::RebalanceHold)
+                    && !c.timers.contains(&TimerKind::Retry)
+            }) && s.processes.iter().all(|p| p.app.pending.is_empty());
             if quiet
                 && protocol::properties::rebalance_completes(&world)
                 && protocol::properties::all_resources_accessed(&world)
@@ -171,7 +177,10 @@ impl RebalanceModel {
                         }
                     }
                     TimerKind::KeepAlive => {
-                        let gone = p.node.lease().is_some_and(|l| s.registry.lease(l).is_none());
+                        let gone = p
+                            .node
+                            .lease()
+                            .is_some_and(|l| s.registry.lease(l).is_none());
                         if gone {
                             out.push(Action::Timer(pid, *kind));
                         }
@@ -459,8 +468,10 @@ impl RebalanceModel {
                 }
                 None => false,
             });
-            p.node
-                .renumber_requests(|r| rename.get(&r).copied().unwrap_or(ORPHAN), live.len() as u64);
+            p.node.renumber_requests(
+                |r| rename.get(&r).copied().unwrap_or(ORPHAN),
+                live.len() as u64,
+            );
             ch.requests.sort();
             ch.replies.sort();
         }
@@ -482,5 +493,8 @@ impl RebalanceModel {
 
 /// The process index of a model node name (`n3` → 2).
 pub fn pid_of(id: &NodeId) -> Option<usize> {
-    id.0.strip_prefix('n')?.parse::<usize>().ok()?.checked_sub(1)
+    id.0.strip_prefix('n')?
+        .parse::<usize>()
+        .ok()?
+        .checked_sub(1)
 }

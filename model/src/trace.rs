@@ -71,7 +71,10 @@ fn concrete_action(model: &RebalanceModel, s: &State, hint: &Action, target: &St
     if actions.contains(hint) && matches(hint) {
         return hint.clone();
     }
-    actions.into_iter().find(matches).unwrap_or_else(|| hint.clone())
+    actions
+        .into_iter()
+        .find(matches)
+        .unwrap_or_else(|| hint.clone())
 }
 
 fn name(pid: u8) -> String {
@@ -101,7 +104,11 @@ pub fn describe(a: &Action, s: &State) -> String {
         Action::Deliver(p, k) => {
             let (_, req) = &s.channels[*p as usize].requests[*k as usize];
             let mut reg = s.registry.clone();
-            let (resp, _) = reg.handle(protocol::Time(0), &crate::ModelConfig::node_id(*p as usize), req);
+            let (resp, _) = reg.handle(
+                protocol::Time(0),
+                &crate::ModelConfig::node_id(*p as usize),
+                req,
+            );
             format!("handles {req} from {}: {resp}", name(*p))
         }
         Action::Fail(p, k, step) => {
@@ -143,7 +150,10 @@ pub fn describe(a: &Action, s: &State) -> String {
             Some(protocol::AppCommand::Stop(r)) => format!("stops accessing {r}"),
             None => "idles".into(),
         },
-        Action::Crash(p) => format!("{} crashes: its application's access ends at once", name(*p)),
+        Action::Crash(p) => format!(
+            "{} crashes: its application's access ends at once",
+            name(*p)
+        ),
         Action::Restart(_) => "restarts and joins again".into(),
         Action::Leave(_) => "is asked to leave the group".into(),
         Action::Join(_) => "is asked to join the group again".into(),
@@ -203,11 +213,19 @@ pub fn changes(a: &State, b: &State) -> Vec<String> {
             out.push(format!("{id}: {}", if pb.up { "up" } else { "down" }));
         }
         if pa.node.phase() != pb.node.phase() {
-            out.push(format!("{id}: {:?} -> {:?}", pa.node.phase(), pb.node.phase()));
+            out.push(format!(
+                "{id}: {:?} -> {:?}",
+                pa.node.phase(),
+                pb.node.phase()
+            ));
         }
         if pa.node.lease() != pb.node.lease() {
             let l = |x: Option<protocol::LeaseId>| x.map_or("none".to_string(), |l| l.to_string());
-            out.push(format!("{id}: lease {} -> {}", l(pa.node.lease()), l(pb.node.lease())));
+            out.push(format!(
+                "{id}: lease {} -> {}",
+                l(pa.node.lease()),
+                l(pb.node.lease())
+            ));
         }
         if pa.node.term() != pb.node.term() {
             match pb.node.term() {
@@ -267,12 +285,17 @@ pub fn summary(s: &State) -> Vec<String> {
             if p.up { "up" } else { "down" },
             p.node.phase(),
             p.node.lease().map_or("none".into(), |l| l.to_string()),
-            p.node.term().map_or(String::new(), |t| format!("leader (term {t}), ")),
+            p.node
+                .term()
+                .map_or(String::new(), |t| format!("leader (term {t}), ")),
             acc.join(", ")
         ));
     }
     for (k, kv) in s.registry.keys() {
-        out.push(format!("registry {k} = {} (created @{})", kv.value, kv.create_rev));
+        out.push(format!(
+            "registry {k} = {} (created @{})",
+            kv.value, kv.create_rev
+        ));
     }
     out
 }

@@ -66,7 +66,9 @@ impl Assignment {
         let min = self.shares.values().map(|s| s.len()).min().unwrap_or(0);
         let max = self.shares.values().map(|s| s.len()).max().unwrap_or(0);
         if max > min + 1 {
-            return Some(format!("imbalanced: one member has {max} resources, another {min}"));
+            return Some(format!(
+                "imbalanced: one member has {max} resources, another {min}"
+            ));
         }
         None
     }

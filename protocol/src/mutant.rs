@@ -121,7 +121,10 @@ impl FromStr for Mutant {
                     .iter()
                     .map(|m| format!("{} ({})", m.name(), m.code()))
                     .collect();
-                format!("unknown mutant '{s}'; expected one of: {}", names.join(", "))
+                format!(
+                    "unknown mutant '{s}'; expected one of: {}",
+                    names.join(", ")
+                )
             })
     }
 }

@@ -131,12 +131,24 @@ pub fn no_double_access(world: &World<'_>) -> Result<(), String> {
 pub fn access_holds_barrier(world: &World<'_>) -> Result<(), String> {
     for p in world.processes.iter().filter(|p| p.up) {
         for r in &p.app.accessing {
-            match world.registry.get(&Key::Barrier(r.clone())).map(|kv| &kv.value) {
+            match world
+                .registry
+                .get(&Key::Barrier(r.clone()))
+                .map(|kv| &kv.value)
+            {
                 Some(Value::Session(s)) if s.node == *p.node.id() => {}
                 Some(Value::Session(s)) => {
-                    return Err(format!("{} accesses {r} but {s} holds its barrier", p.node.id()))
+                    return Err(format!(
+                        "{} accesses {r} but {s} holds its barrier",
+                        p.node.id()
+                    ))
                 }
-                _ => return Err(format!("{} accesses {r} but nobody holds its barrier", p.node.id())),
+                _ => {
+                    return Err(format!(
+                        "{} accesses {r} but nobody holds its barrier",
+                        p.node.id()
+                    ))
+                }
             }
         }
     }
@@ -161,7 +173,11 @@ pub fn all_resources_accessed(world: &World<'_>) -> bool {
         min = min.min(p.app.accessing.len());
         max = max.max(p.app.accessing.len());
     }
-    if world.processes.iter().any(|p| !p.up || p.node.phase() != Phase::Member) {
+    if world
+        .processes
+        .iter()
+        .any(|p| !p.up || p.node.phase() != Phase::Member)
+    {
         // Accesses by anyone not a live member do not count, and must not exist.
         let stray = world
             .processes

@@ -45,7 +45,9 @@ impl App {
 
     /// Whether a stop is still to be carried out.
     pub fn stop_pending(&self) -> bool {
-        self.pending.iter().any(|c| matches!(c, AppCommand::Stop(_)))
+        self.pending
+            .iter()
+            .any(|c| matches!(c, AppCommand::Stop(_)))
     }
 
     /// The process died: its access ends at once.

@@ -31,7 +31,9 @@ impl Node {
     }
 
     fn reconcile_member(&mut self, out: &mut Vec<Output>) {
-        let Some(session) = self.session() else { return };
+        let Some(session) = self.session() else {
+            return;
+        };
         if !self.synced || self.view.rev < self.wait_rev {
             return; // decide only on a view that includes our own last write
         }

@@ -13,7 +13,13 @@ use crate::registry::Response;
 use crate::rpc::Outcome;
 
 impl Node {
-    pub(super) fn granted(&mut self, lease: LeaseId, sent_at: Time, now: Time, out: &mut Vec<Output>) {
+    pub(super) fn granted(
+        &mut self,
+        lease: LeaseId,
+        sent_at: Time,
+        now: Time,
+        out: &mut Vec<Output>,
+    ) {
         self.lease = Some(lease);
         self.arm_fence(sent_at, out);
         out.push(Output::SetTimer {
@@ -47,8 +53,15 @@ impl Node {
         });
     }
 
-    pub(super) fn on_keepalive_reply(&mut self, now: Time, outcome: Outcome, out: &mut Vec<Output>) {
-        let Some(k) = self.keepalive.take() else { return };
+    pub(super) fn on_keepalive_reply(
+        &mut self,
+        now: Time,
+        outcome: Outcome,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(k) = self.keepalive.take() else {
+            return;
+        };
         if self.lease != Some(k.what) {
             return;
         }
@@ -74,7 +87,9 @@ impl Node {
         if self.mutant == Some(Mutant::NoSelfFence) {
             return;
         }
-        let Some(lease) = self.lease.take() else { return };
+        let Some(lease) = self.lease.take() else {
+            return;
+        };
         for (r, local) in self.resources.iter_mut() {
             if let Local::Starting(l) | Local::Running(l) = *local {
                 out.push(Output::Stop(r.clone()));

@@ -18,8 +18,8 @@
 mod apply;
 mod config;
 mod io;
-mod lease;
 mod leadership;
+mod lease;
 mod lifecycle;
 mod view;
 
@@ -77,7 +77,10 @@ impl Local {
 
     /// Whether the application may be accessing the resource (told to start, not yet stopped).
     pub fn may_access(&self) -> bool {
-        matches!(self, Local::Starting(_) | Local::Running(_) | Local::Stopping(_))
+        matches!(
+            self,
+            Local::Starting(_) | Local::Running(_) | Local::Stopping(_)
+        )
     }
 }
 

@@ -107,7 +107,12 @@ impl Registry {
 
     /// Process one request from `client` at registry time `now`: the reply, and the watch events
     /// it caused (for every watcher, the requester included).
-    pub fn handle(&mut self, now: Time, client: &NodeId, request: &Request) -> (Response, Deliveries) {
+    pub fn handle(
+        &mut self,
+        now: Time,
+        client: &NodeId,
+        request: &Request,
+    ) -> (Response, Deliveries) {
         match request {
             Request::Grant { ttl } => {
                 let lease = LeaseId(self.next_lease);
@@ -140,7 +145,11 @@ impl Registry {
             Request::Range => (
                 Response::Range {
                     rev: self.rev,
-                    kvs: self.kv.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    kvs: self
+                        .kv
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
                 },
                 Vec::new(),
             ),
