@@ -217,7 +217,7 @@ pub fn rebalance_completes(world: &World<'_>) -> bool {
             _ => None,
         })
         .collect();
-    a.members().eq(members.into_iter())
+    a.members().eq(members)
         && a.resources() == resources
         && world
             .processes

@@ -195,17 +195,14 @@ impl Node {
     }
 
     pub(super) fn on_stopped(&mut self, r: &ResourceId) {
-        match self.resources.get(r).cloned() {
-            Some(Local::Stopping(l)) => {
-                // Only now may the barrier go; under an old lease it dies with the lease.
-                if self.phase == Phase::Member && self.lease == Some(l) {
-                    self.resources.insert(r.clone(), Local::Releasing(l));
-                } else {
-                    self.resources.remove(r);
-                }
+        // Under M3 the entry may already have moved on to releasing before this acknowledgement.
+        if let Some(Local::Stopping(l)) = self.resources.get(r).cloned() {
+            // Only now may the barrier go; under an old lease it dies with the lease.
+            if self.phase == Phase::Member && self.lease == Some(l) {
+                self.resources.insert(r.clone(), Local::Releasing(l));
+            } else {
+                self.resources.remove(r);
             }
-            // Under M3 the entry already moved on to releasing before this acknowledgement.
-            _ => {}
         }
     }
 }
