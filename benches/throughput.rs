@@ -3,7 +3,7 @@
 //! `cargo bench` runs both; figures go in the README.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use model::check::{self, CheckOptions, Strategy};
+use model::check::{self, CheckOptions};
 use model::ModelConfig;
 use protocol::{Input, Node, NodeConfig, NodeId, Outcome, Output, Registry, ResourceId, Time};
 
@@ -60,13 +60,7 @@ fn bench_check(c: &mut Criterion) {
         admin_changes: 0,
         ..ModelConfig::default()
     };
-    let options = CheckOptions {
-        strategy: Strategy::Bfs,
-        threads: 2,
-        timeout: None,
-        progress: false,
-        liveness: false,
-    };
+    let options = CheckOptions::quiet(false);
     let states = check::run(&config, &options).figures.unique_states;
     let mut g = c.benchmark_group("model");
     g.sample_size(10);

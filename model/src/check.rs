@@ -39,6 +39,19 @@ pub struct CheckOptions {
     pub liveness: bool,
 }
 
+impl CheckOptions {
+    /// Breadth first on two threads, no progress, no timeout: for tests and benchmarks.
+    pub fn quiet(liveness: bool) -> Self {
+        CheckOptions {
+            strategy: Strategy::Bfs,
+            threads: 2,
+            timeout: None,
+            progress: false,
+            liveness,
+        }
+    }
+}
+
 /// The status of one property.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -188,15 +201,9 @@ pub fn run(config: &ModelConfig, options: &CheckOptions) -> CheckReport {
         ..Figures::default()
     };
     if options.liveness && stopped_early {
-        for name in ["all_resources_accessed", "rebalance_completes"] {
-            results.push(PropertyResult {
-                name: name.into(),
-                kind: "eventually".into(),
-                status: Status::Unknown,
-                reason: Some("not checked: the run stopped at the mutant's violation".into()),
-                trace: None,
-            });
-        }
+        results.extend(eventually_unknown(
+            "not checked: the run stopped at the mutant's violation",
+        ));
     } else if options.liveness {
         let remaining = options.timeout.map(|t| t.saturating_sub(start.elapsed()));
         let live = liveness::run(&model, remaining, options.progress);
@@ -204,15 +211,7 @@ pub fn run(config: &ModelConfig, options: &CheckOptions) -> CheckReport {
         figures.liveness_seconds = live.seconds;
         results.extend(live.results);
     } else {
-        for name in ["all_resources_accessed", "rebalance_completes"] {
-            results.push(PropertyResult {
-                name: name.into(),
-                kind: "eventually".into(),
-                status: Status::Unknown,
-                reason: Some("liveness pass not run (--no-liveness)".into()),
-                trace: None,
-            });
-        }
+        results.extend(eventually_unknown("liveness pass not run (--no-liveness)"));
     }
     CheckReport {
         schema_version: SCHEMA_VERSION,
@@ -224,6 +223,19 @@ pub fn run(config: &ModelConfig, options: &CheckOptions) -> CheckReport {
         figures,
         properties: results,
     }
+}
+
+fn eventually_unknown(reason: &str) -> Vec<PropertyResult> {
+    liveness::EVENTUALLY
+        .iter()
+        .map(|(name, _)| PropertyResult {
+            name: name.to_string(),
+            kind: "eventually".into(),
+            status: Status::Unknown,
+            reason: Some(reason.into()),
+            trace: None,
+        })
+        .collect()
 }
 
 type Found = Vec<(&'static str, Vec<crate::State>, Vec<crate::Action>)>;

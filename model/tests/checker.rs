@@ -1,31 +1,17 @@
 //! The model checker proves it finds real bugs: every mutant is killed on its configuration,
 //! the timing assumption is shown necessary, and the clean protocol passes.
 
-use model::check::{self, CheckOptions, CheckReport, Status, Strategy};
+use model::check::{self, CheckOptions, CheckReport, Status};
 use model::mutants::{config_for, timing_breach_config};
 use model::{ModelConfig, Start};
 use protocol::Mutant;
 
 fn run(config: &ModelConfig) -> CheckReport {
-    let options = CheckOptions {
-        strategy: Strategy::Bfs,
-        threads: 2,
-        timeout: None,
-        progress: false,
-        liveness: true,
-    };
-    check::run(config, &options)
+    check::run(config, &CheckOptions::quiet(true))
 }
 
 fn run_safety(config: &ModelConfig) -> CheckReport {
-    let options = CheckOptions {
-        strategy: Strategy::Bfs,
-        threads: 2,
-        timeout: None,
-        progress: false,
-        liveness: false,
-    };
-    check::run(config, &options)
+    check::run(config, &CheckOptions::quiet(false))
 }
 
 fn status(r: &CheckReport, name: &str) -> Status {

@@ -99,14 +99,7 @@ impl Node {
         // Barriers die with the old lease; only entries still stopping are kept.
         self.resources
             .retain(|_, l| matches!(l, Local::Stopping(_)));
-        for kind in [
-            TimerKind::KeepAlive,
-            TimerKind::Fence,
-            TimerKind::RebalanceHold,
-            TimerKind::Retry,
-        ] {
-            out.push(Output::CancelTimer(kind));
-        }
+        Node::cancel_timers(out);
         self.inflight = None;
         self.keepalive = None;
         self.term = None;

@@ -1,6 +1,6 @@
 //! Joining (grant a lease, register as a member, read and watch the group) and leaving.
 
-use super::{Local, Node, Output, Pending, Phase, TimerKind};
+use super::{Local, Node, Output, Pending, Phase};
 use crate::ids::Revision;
 use crate::node::Event;
 use crate::registry::{Key, Op, Request, Txn, Value};
@@ -72,14 +72,7 @@ impl Node {
         self.hold = false;
         self.backoff = false;
         self.resources.retain(|_, l| l.may_access());
-        for kind in [
-            TimerKind::KeepAlive,
-            TimerKind::Fence,
-            TimerKind::RebalanceHold,
-            TimerKind::Retry,
-        ] {
-            out.push(Output::CancelTimer(kind));
-        }
+        Node::cancel_timers(out);
         out.push(Output::Log(Event::Left));
     }
 }

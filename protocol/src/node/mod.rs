@@ -274,6 +274,18 @@ impl Node {
         }
     }
 
+    /// Disarm every timer (the lease, and with it every role, is gone).
+    fn cancel_timers(out: &mut Vec<Output>) {
+        for kind in [
+            TimerKind::KeepAlive,
+            TimerKind::Fence,
+            TimerKind::RebalanceHold,
+            TimerKind::Retry,
+        ] {
+            out.push(Output::CancelTimer(kind));
+        }
+    }
+
     fn back_off(&mut self, now: Time, out: &mut Vec<Output>) {
         self.backoff = true;
         out.push(Output::SetTimer {
