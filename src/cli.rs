@@ -201,6 +201,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             eprintln!("Explorer for this model on http://{addr}/ (Ctrl-C to stop)");
             use stateright::Model;
             model::RebalanceModel::new(config)
+                .without_latches()
                 .checker()
                 .serve(addr.as_str());
             loop {

@@ -23,6 +23,8 @@ use protocol::{
     Registry, Request, TimerKind, World,
 };
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// The one instant of the abstract clock.
 const NOW: protocol::Time = protocol::Time(0);
@@ -33,6 +35,9 @@ pub struct RebalanceModel {
     /// What is checked.
     pub config: ModelConfig,
     node_config: NodeConfig,
+    /// Per property: whether its first discovery has been reported (see `properties`).
+    /// `None` reports every discovery (the Explorer evaluates properties state by state).
+    latches: Option<Arc<[AtomicBool; 8]>>,
 }
 
 impl RebalanceModel {
@@ -42,7 +47,21 @@ impl RebalanceModel {
         RebalanceModel {
             config,
             node_config,
+            latches: Some(Arc::new(Default::default())),
         }
+    }
+
+    /// The same model, judging every state on its own (for the Explorer).
+    pub fn without_latches(mut self) -> Self {
+        self.latches = None;
+        self
+    }
+
+    /// Set property `index`'s latch; returns whether it was already set.
+    pub fn latch(&self, index: usize) -> bool {
+        self.latches
+            .as_ref()
+            .is_some_and(|l| l[index].swap(true, Ordering::Relaxed))
     }
 
     /// The world the properties look at.
