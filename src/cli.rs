@@ -50,9 +50,9 @@ struct ModelArgs {
     rpc_faults: u8,
     /// Budget: keep-alive lapses (a node's self-fencing deadline passes and its lease may
     /// expire); with --timing-assumption off, also leases expiring under a node that relies on
-    /// them.
-    #[arg(long, default_value_t = 0)]
-    expiries: u8,
+    /// them. Default: 0, or 1 with --timing-assumption off.
+    #[arg(long)]
+    expiries: Option<u8>,
     /// Budget: resources added or removed by the administrator.
     #[arg(long, default_value_t = 0)]
     admin_changes: u8,
@@ -146,7 +146,9 @@ impl ModelArgs {
             resources: self.resources.into(),
             crashes: self.crashes,
             rpc_faults: self.rpc_faults,
-            expiries: self.expiries,
+            expiries: self
+                .expiries
+                .unwrap_or(matches!(self.timing_assumption, OnOff::Off).into()),
             admin_changes: self.admin_changes,
             watch_breaks: self.watch_breaks,
             membership_changes: self.membership_changes,
@@ -198,6 +200,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             let config = args.model.config();
             config.validate()?;
             let addr = format!("127.0.0.1:{}", args.port);
+            // Say so plainly if the port is taken, rather than failing inside the server.
+            std::net::TcpListener::bind(addr.as_str())
+                .map_err(|e| format!("--port {}: cannot listen on {addr}: {e}", args.port))?;
             eprintln!("Explorer for this model on http://{addr}/ (Ctrl-C to stop)");
             use stateright::Model;
             model::RebalanceModel::new(config)

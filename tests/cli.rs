@@ -103,3 +103,20 @@ fn mutants_lists_every_mutant_with_its_property() {
         assert!(out.contains(m.name()) && out.contains(m.breaks()), "{out}");
     }
 }
+
+#[test]
+fn explore_on_a_taken_port_exits_2() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let (code, _, err) = rebalanser(&["explore", "--port", &port]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&port), "{err}");
+}
+
+#[test]
+fn timing_assumption_off_exits_1_with_a_breach_and_a_double_access() {
+    let (code, out, _) = rebalanser(&["check", "--timing-assumption", "off", "--quiet"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("no_double_access VIOLATED"), "{out}");
+    assert!(out.contains("BREACHING the timing assumption"), "{out}");
+}

@@ -140,12 +140,20 @@ pub fn run(config: &ModelConfig, options: &CheckOptions) -> CheckReport {
     if let Some(t) = options.timeout {
         builder = builder.timeout(t);
     }
-    // Stop early once everything that can be found has been: for a mutant, its property.
-    if let Some(m) = config.mutant {
-        if properties.iter().any(|p| p.name == m.breaks()) {
-            builder = builder.finish_when(HasDiscoveries::AnyOf(BTreeSet::from([m.breaks()])));
+    // Stop at the first violation of the property the run is about: a mutant's, or
+    // no_double_access when the timing assumption is off; otherwise at the first violation.
+    let target = config
+        .mutant
+        .map(|m| m.breaks())
+        .or((!config.timing_assumption).then_some("no_double_access"));
+    let target_is_safety = target.is_some_and(|t| properties.iter().any(|p| p.name == t));
+    builder = match target {
+        Some(t) if target_is_safety => {
+            builder.finish_when(HasDiscoveries::AnyOf(BTreeSet::from([t])))
         }
-    }
+        Some(_) => builder,
+        None => builder.finish_when(HasDiscoveries::AnyFailures),
+    };
     let start = Instant::now();
     let (total, unique, depth, discoveries) = match options.strategy {
         Strategy::Bfs => wait(builder.spawn_bfs(), start, options.progress),
@@ -153,9 +161,15 @@ pub fn run(config: &ModelConfig, options: &CheckOptions) -> CheckReport {
     };
     let seconds = start.elapsed().as_secs_f64();
     let timed_out = options.timeout.is_some_and(|t| start.elapsed() >= t);
-    let stopped_early = config
-        .mutant
-        .is_some_and(|m| discoveries.iter().any(|(n, _, _)| *n == m.breaks()));
+    let failed = |name: &str| {
+        properties
+            .iter()
+            .any(|p| p.name == name && p.expectation == stateright::Expectation::Always)
+    };
+    let stopped_early = match target {
+        Some(t) => discoveries.iter().any(|(n, _, _)| *n == t),
+        None => discoveries.iter().any(|(n, _, _)| failed(n)),
+    };
     let exhaustive = !timed_out && !stopped_early;
 
     let mut results = Vec::new();
@@ -202,7 +216,7 @@ pub fn run(config: &ModelConfig, options: &CheckOptions) -> CheckReport {
     };
     if options.liveness && stopped_early {
         results.extend(eventually_unknown(
-            "not checked: the run stopped at the mutant's violation",
+            "not checked: the run stopped at the first violation",
         ));
     } else if options.liveness {
         let remaining = options.timeout.map(|t| t.saturating_sub(start.elapsed()));
