@@ -2,6 +2,10 @@
 //!
 //! `cargo bench` runs both; figures go in the README.
 
+// The CLI's allocator, so the figures match what `rebalanser check` does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use model::check::{self, CheckOptions};
 use model::ModelConfig;

@@ -261,7 +261,7 @@ fn wait<C: Checker<RebalanceModel>>(
 ) -> (usize, usize, usize, Found) {
     let mut last = 0;
     while !checker.is_done() {
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(10));
         let secs = start.elapsed().as_secs();
         if progress && secs >= last + 2 {
             last = secs;

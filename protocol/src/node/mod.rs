@@ -10,10 +10,10 @@
 //! keeps the reasoning and the model small.
 //!
 //! Where each rule lives:
-//! - joining, leaving and the request loop: this file and [`lifecycle`];
-//! - keep-alive and self-fencing: [`lease`];
-//! - election and the leader's assignment writes: [`leadership`];
-//! - starting and stopping resources behind their barriers: [`apply`].
+//! - joining, leaving and the request loop: this file and `lifecycle.rs`;
+//! - keep-alive and self-fencing: `lease.rs`;
+//! - election and the leader's assignment writes: `leadership.rs`;
+//! - starting and stopping resources behind their barriers: `apply.rs`.
 
 mod apply;
 mod config;
