@@ -5,7 +5,7 @@
 //! the node stops everything at once and rejoins with a fresh lease. This is the only thing that
 //! makes lease expiry safe, and it rests on the timing assumptions of DESIGN.md §6.
 
-use super::{FenceReason, Inflight, Node, Output, Phase, TimerKind, WatchState};
+use super::{FenceReason, Inflight, Node, Output, Phase, TimerKind};
 use crate::ids::{LeaseId, Time};
 use crate::mutant::Mutant;
 use crate::node::{Event, Local};
@@ -111,9 +111,6 @@ impl Node {
             self.phase = Phase::Joining;
         }
         // The watch belongs to the connection, not the lease: it stays, and so does the view.
-        if self.watch == WatchState::Requested {
-            self.watch = WatchState::None;
-        }
         out.push(Output::Log(Event::Fenced { lease, reason }));
     }
 }

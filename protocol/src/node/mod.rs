@@ -108,10 +108,8 @@ struct Inflight<P> {
 /// The state of the node's watch stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum WatchState {
-    /// No watch.
+    /// No watch (or one still being asked for: the request holds the slot until it answers).
     None,
-    /// Asked for.
-    Requested,
     /// Created.
     Live,
 }
