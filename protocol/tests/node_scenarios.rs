@@ -225,13 +225,16 @@ fn the_leaders_assignment_writes_are_fenced_by_its_term() {
     let (_, term) = c.leader().unwrap();
     let writes: Vec<Request> = c.sent("a").into_iter().filter(is_assign).collect();
     assert_eq!(writes.len(), 2, "one per membership change");
-    for w in &writes {
+    for (k, w) in writes.iter().enumerate() {
         let Request::Txn(t) = w else { unreachable!() };
-        assert_eq!(
-            t.compare,
-            vec![Compare::CreateRevIs(Key::Leader, term)],
-            "{w}"
-        );
+        assert_eq!(t.compare[0], Compare::CreateRevIs(Key::Leader, term), "{w}");
+        // The first write finds no assignment; the second swaps the first's revision.
+        match (k, &t.compare[1]) {
+            (0, Compare::Absent(Key::Assignment)) => {}
+            (1, Compare::ModRevIs(Key::Assignment, rev)) => assert!(*rev > term, "{w}"),
+            _ => panic!("write {k} does not compare the assignment it replaces: {w}"),
+        }
+        assert_eq!(t.compare.len(), 2, "{w}");
         assert_eq!(assignment_in(w).unwrap().term, term);
     }
     assert_eq!(c.count_sent("b", is_assign), 0, "only the leader writes");

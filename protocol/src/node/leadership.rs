@@ -47,6 +47,7 @@ impl Node {
                 // The previous leader may have written just before it lost its key: wait one
                 // interval so that writes stay `min_rebalance_interval` apart across leaders.
                 if self.view.assignment.is_some() {
+                    self.held_rev = self.view.assignment_rev;
                     self.hold_rebalance(now, out);
                 }
             }
@@ -54,6 +55,16 @@ impl Node {
                 self.hold = false;
                 out.push(Output::CancelTimer(TimerKind::RebalanceHold));
             }
+        }
+    }
+
+    /// As leader, hold from the moment we learn of any assignment write we have not held for:
+    /// the outcome of our own write may have been UNKNOWN, and learning of a write always comes
+    /// after it was applied, so the interval between applied writes is kept.
+    pub(super) fn hold_after_writes(&mut self, now: Time, out: &mut Vec<Output>) {
+        if self.term.is_some() && self.view.assignment_rev > self.held_rev {
+            self.held_rev = self.view.assignment_rev;
+            self.hold_rebalance(now, out);
         }
     }
 
@@ -86,10 +97,17 @@ impl Node {
             epoch,
             shares: allocate(&members, &self.view.resources, previous, self.mutant),
         };
+        // Fenced by our term, and compare-and-swap on the assignment we computed from: a retry
+        // of an older write that the network delayed or duplicated cannot land after a newer one
+        // (the simulator found such a late write breaking the minimum rebalance interval).
+        let seen = match self.view.assignment_rev {
+            0 => Compare::Absent(Key::Assignment),
+            rev => Compare::ModRevIs(Key::Assignment, rev),
+        };
         let compare = if self.mutant == Some(Mutant::UnfencedAssignmentWrite) {
             vec![]
         } else {
-            vec![Compare::CreateRevIs(Key::Leader, term)]
+            vec![Compare::CreateRevIs(Key::Leader, term), seen]
         };
         let txn = Txn {
             compare,
@@ -114,6 +132,7 @@ impl Node {
         self.wait_rev = rev;
         if succeeded {
             out.push(Output::Log(Event::Assigned { epoch }));
+            self.held_rev = rev;
             self.hold_rebalance(now, out);
         }
     }

@@ -146,6 +146,8 @@ pub struct Node {
     term: Option<u64>,
     /// The minimum interval since our last assignment write has not passed.
     hold: bool,
+    /// The assignment revision the hold was last armed for.
+    held_rev: Revision,
     /// Backing off after a failed request.
     backoff: bool,
     resources: BTreeMap<ResourceId, Local>,
@@ -169,6 +171,7 @@ impl Node {
             wait_rev: 0,
             term: None,
             hold: false,
+            held_rev: 0,
             backoff: false,
             resources: BTreeMap::new(),
         }
@@ -296,6 +299,7 @@ impl Node {
     fn drive(&mut self, now: Time, out: &mut Vec<Output>) {
         self.reconcile(out);
         self.track_leadership(now, out);
+        self.hold_after_writes(now, out);
         if self.inflight.is_some() || self.backoff {
             return;
         }

@@ -19,6 +19,9 @@ pub struct View {
     pub resources: BTreeSet<ResourceId>,
     /// The latest assignment.
     pub assignment: Option<Assignment>,
+    /// The assignment key's `mod_rev` (0: none): a leader's write compares it, so that a
+    /// delayed or duplicated write of an older view can never land after a newer one.
+    pub assignment_rev: Revision,
     /// Who holds each barrier.
     pub barriers: BTreeMap<ResourceId, Session>,
 }
@@ -67,7 +70,10 @@ impl View {
             (Key::Resource(r), _) => {
                 self.resources.insert(r.clone());
             }
-            (Key::Assignment, Value::Assignment(a)) => self.assignment = Some(a.clone()),
+            (Key::Assignment, Value::Assignment(a)) => {
+                self.assignment = Some(a.clone());
+                self.assignment_rev = kv.mod_rev;
+            }
             (Key::Barrier(r), Value::Session(s)) => {
                 self.barriers.insert(r.clone(), s.clone());
             }
@@ -85,7 +91,10 @@ impl View {
             Key::Resource(r) => {
                 self.resources.remove(r);
             }
-            Key::Assignment => self.assignment = None,
+            Key::Assignment => {
+                self.assignment = None;
+                self.assignment_rev = 0;
+            }
             Key::Barrier(r) => {
                 self.barriers.remove(r);
             }
