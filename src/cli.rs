@@ -1,10 +1,13 @@
 //! The command line.
 
 use crate::output;
+use crate::simulate::{self, Seeds, SimRequest};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use model::check::{self, CheckOptions, Strategy};
 use model::{ModelConfig, Start};
 use protocol::Mutant;
+use sim::sweep::{SeedRange, Shard};
+use sim::{FaultPlan, SimConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -30,6 +33,143 @@ enum Command {
     Explore(ExploreArgs),
     /// List the deliberate defects, the property each breaks, and a configuration that shows it.
     Mutants(MutantsArgs),
+    /// Simulate the group through seeded fault schedules (deterministic: a seed replays bit for
+    /// bit), checking every property after every event, then heal and require convergence.
+    ///
+    /// Default scenario: 3 nodes, 6 resources, 120 simulated seconds of every fault at its
+    /// default rate (each of the eight request/reply steps fails 0.5% of requests; 2% of
+    /// messages delayed up to 2 s, 1% of requests duplicated, links reordered; partitions,
+    /// one-way cuts, isolations and crashes about once a minute each, flapping and registry
+    /// restarts every two minutes, pauses, watch breaks and compactions twice a minute, admin
+    /// changes three times, leaves/joins once; clocks drift within ±1%), then everything
+    /// heals and the group must converge within the printed bound.
+    Sim(SimArgs),
+    /// Re-run a saved failure (see `sim --save-failures`) and check it reproduces the same
+    /// trace hash.
+    Replay(ReplayArgs),
+    /// Minimise a saved failure (fewer faults, fewer events, shorter, fewer nodes and
+    /// resources) while the same property still fails; saves the result as a replay file.
+    Shrink(ShrinkArgs),
+}
+
+#[derive(Args, Debug)]
+struct SimArgs {
+    /// Run one seed.
+    #[arg(long, conflicts_with = "seeds")]
+    seed: Option<u64>,
+    /// Run a range of seeds, end exclusive (default 0..1000).
+    #[arg(long, value_parser = parse_seeds)]
+    seeds: Option<SeedRange>,
+    /// Simulated length of the fault phase: 120s, 2m, 500ms, 1h.
+    #[arg(long, default_value = "120s", value_parser = parse_duration)]
+    duration: u64,
+    /// Nodes in the group (1-32).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=32))]
+    nodes: u8,
+    /// Resources at the start (0-256); the administrator may add two more.
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u16).range(0..=256))]
+    resources: u16,
+    /// Faults to inject: all, none, rpc (the eight request/reply steps), or a comma-separated
+    /// list of: post-request, deliver-request, validate-request, update-server-state,
+    /// post-reply, deliver-reply, validate-reply, update-client-state, delay, reorder,
+    /// duplicate, partition, one-way, isolate, flapping, crash, pause, registry-restart,
+    /// watch-break, compaction, clock-drift, admin-churn, membership.
+    #[arg(long, default_value = "all", value_parser = parse_faults)]
+    faults: FaultPlan,
+    /// Set one fault's rate, FAULT=RATE (repeatable; 0 turns it off). The eight steps, delay
+    /// and duplicate take a probability per message (e.g. post-reply=0.02); scheduled faults
+    /// take occurrences per simulated minute (e.g. crash=3); reorder and clock-drift are
+    /// switches.
+    #[arg(long = "rate", value_name = "FAULT=RATE")]
+    rates: Vec<String>,
+    /// Swarm testing: every seed draws its own fault mix and rates (printed per failing seed).
+    #[arg(long, conflicts_with_all = ["faults", "rates"])]
+    swarm: bool,
+    /// Simulate a deliberate defect (see `rebalanser mutants`): its name or code (M1..M7).
+    #[arg(long, value_parser = parse_mutant)]
+    mutant: Option<Mutant>,
+    /// Also inject faults outside the timing assumptions (pauses past the fencing margin,
+    /// clocks drifting past the bound, slow stops); violations after one are labelled
+    /// assumption-breached.
+    #[arg(long)]
+    breach_assumptions: bool,
+    /// Skip the heal-and-converge check after the fault phase.
+    #[arg(long)]
+    no_liveness: bool,
+    /// Worker threads (results are identical for any number). Default: every core.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: Option<u16>,
+    /// Run only part I of N of the seed range (1 <= I <= N): seeds A+I-1, A+I-1+N, ...
+    #[arg(long, value_parser = parse_shard, conflicts_with = "seed")]
+    shard: Option<Shard>,
+    /// Run every seed even after a failure (default: stop at the lowest failing seed).
+    #[arg(long)]
+    keep_going: bool,
+    /// Save a replay file for each failing seed into this folder.
+    #[arg(long, value_name = "DIR")]
+    save_failures: Option<PathBuf>,
+    /// Write the result as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Print the readable event log (with --seed).
+    #[arg(long)]
+    trace: bool,
+    /// Write the events as NDJSON, one per line, with the registry revisions and node state
+    /// each changed (with --seed).
+    #[arg(long, value_name = "FILE")]
+    trace_json: Option<PathBuf>,
+    /// No progress lines on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args, Debug)]
+struct ReplayArgs {
+    /// A replay file written by `sim --save-failures` or `shrink`.
+    file: PathBuf,
+    /// Print the readable event log.
+    #[arg(long)]
+    trace: bool,
+    /// Write the events as NDJSON.
+    #[arg(long, value_name = "FILE")]
+    trace_json: Option<PathBuf>,
+    /// Write the result as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct ShrinkArgs {
+    /// A replay file of a failing run.
+    file: PathBuf,
+    /// Where to save the shrunk run (default: FILE's name with .shrunk.json).
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+    /// The property that must keep failing (default: the run's first failure).
+    #[arg(long)]
+    property: Option<String>,
+    /// Candidate runs to try at most.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    max_attempts: u32,
+    /// Write the before/after figures as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+fn parse_seeds(s: &str) -> Result<SeedRange, String> {
+    s.parse()
+}
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    s.parse()
+}
+
+fn parse_duration(s: &str) -> Result<u64, String> {
+    simulate::parse_duration(s)
+}
+
+fn parse_faults(s: &str) -> Result<FaultPlan, String> {
+    FaultPlan::parse(s)
 }
 
 /// What the model contains.
@@ -213,6 +353,58 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
                 std::thread::park();
             }
         }
+        Command::Sim(args) => {
+            let mut config = SimConfig {
+                nodes: args.nodes.into(),
+                resources: args.resources.into(),
+                duration: args.duration,
+                faults: args.faults.clone(),
+                swarm: args.swarm,
+                mutant: args.mutant,
+                breach_assumptions: args.breach_assumptions,
+                liveness: !args.no_liveness,
+                ..SimConfig::default()
+            };
+            simulate::apply_rates(&mut config, &args.rates)?;
+            let seeds = match (args.seed, args.seeds) {
+                (Some(seed), _) => Seeds::One(seed),
+                (None, range) => Seeds::Range(
+                    range.unwrap_or(SeedRange {
+                        start: 0,
+                        end: 1000,
+                    }),
+                    args.shard,
+                ),
+            };
+            let threads = args
+                .threads
+                .map(usize::from)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            simulate::sim_command_run(SimRequest {
+                config,
+                seeds,
+                threads,
+                keep_going: args.keep_going,
+                save_failures: args.save_failures,
+                json: args.json,
+                trace: args.trace,
+                trace_json: args.trace_json,
+                quiet: args.quiet,
+            })
+        }
+        Command::Replay(args) => simulate::replay_run(
+            &args.file,
+            args.trace,
+            args.trace_json.as_deref(),
+            args.json.as_deref(),
+        ),
+        Command::Shrink(args) => simulate::shrink_run(
+            &args.file,
+            args.out.as_deref(),
+            args.property.as_deref(),
+            args.max_attempts,
+            args.json.as_deref(),
+        ),
         Command::Mutants(args) => {
             let catalogue = output::mutant_catalogue();
             print!("{}", output::render_mutants(&catalogue));

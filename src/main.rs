@@ -1,7 +1,8 @@
-//! `rebalanser`: model-check the protocol, explore it, list the mutants.
+//! `rebalanser`: model-check the protocol, simulate it, replay and shrink failures.
 
 mod cli;
 mod output;
+mod simulate;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -667,7 +667,12 @@ impl<'c> Sim<'c> {
         let Some(&deadline) = self.hosts[node].outstanding.get(&req) else {
             return;
         };
-        let at = self.arrival(node, Direction::Reply);
+        // A watch's creation comes back on its stream, ordered with its events and its break.
+        let dir = match request {
+            Request::Watch { .. } => Direction::Watch,
+            _ => Direction::Reply,
+        };
+        let at = self.arrival(node, dir);
         if at > deadline {
             return; // the client will have given up
         }
@@ -759,10 +764,16 @@ impl<'c> Sim<'c> {
 
     fn break_watch(&mut self, i: usize) {
         self.registry.break_watch(&SimConfig::node_id(i));
+        self.stream_broke(i);
+    }
+
+    /// Node `i`'s watch stream is gone: its client notices after what the stream still carried.
+    fn stream_broke(&mut self, i: usize) {
+        let detect = self.rng.random_range(1..=100);
         let h = &mut self.hosts[i];
         h.conn += 1;
-        let inc = h.inc;
-        let at = self.now + self.rng.random_range(1..=100);
+        h.last_watch = h.last_watch.max(self.now + detect);
+        let (at, inc) = (h.last_watch, h.inc);
         self.push(at, Ev::WatchBroken { node: i, inc });
     }
 
@@ -880,36 +891,26 @@ impl<'c> Sim<'c> {
         if let Fate::Fail(step) = fate {
             self.coverage.rpc(step, &request);
         }
-        let timeout = Ev::Timeout { node: i, inc, req };
         match fate {
             Fate::Fail(RpcStep::PostRequest) => {
                 let outcome = Outcome::PostFailed;
-                self.push(
-                    self.now,
-                    Ev::Reply {
-                        node: i,
-                        inc,
-                        req,
-                        outcome,
-                    },
-                );
-                return;
+                let reply = Ev::Reply {
+                    node: i,
+                    inc,
+                    req,
+                    outcome,
+                };
+                return self.push(self.now, reply);
             }
-            Fate::Fail(RpcStep::DeliverRequest) => return self.push(deadline, timeout),
-            _ => {}
+            // Like a real client, every request that went out has its timeout; it does
+            // nothing if the reply came first.
+            _ => self.push(deadline, Ev::Timeout { node: i, inc, req }),
         }
-        if self.hosts[i].blocked_to() {
-            return self.push(deadline, timeout);
+        if fate == Fate::Fail(RpcStep::DeliverRequest) || self.hosts[i].blocked_to() {
+            return;
         }
         let at = self.arrival(i, Direction::Request);
         let orphan = at > deadline;
-        // Every request the client may not hear back about gets its timeout.
-        let may_be_lost = orphan
-            || matches!(fate, Fate::Fail(RpcStep::PostReply | RpcStep::DeliverReply))
-            || !self.healed;
-        if may_be_lost {
-            self.push(deadline, timeout);
-        }
         self.push(
             at,
             Ev::Arrive {
@@ -973,6 +974,10 @@ impl<'c> Sim<'c> {
         h.queue.clear();
         h.outstanding.clear();
         h.conn += 1;
+        // A new process opens new connections: nothing queues behind the old ones.
+        h.last_request = self.now;
+        h.last_reply = self.now;
+        h.last_watch = self.now;
         let inc = h.inc;
         // The watch dies with the connection; requests already sent may still land.
         self.registry.break_watch(&SimConfig::node_id(i));
@@ -1039,10 +1044,7 @@ impl<'c> Sim<'c> {
                     self.registry_down = true;
                     for client in self.registry.restart(Time(self.now)) {
                         if let Some(i) = node_index(&client, self.config.nodes) {
-                            self.hosts[i].conn += 1;
-                            let inc = self.hosts[i].inc;
-                            let at = self.now + self.rng.random_range(1..=100);
-                            self.push(at, Ev::WatchBroken { node: i, inc });
+                            self.stream_broke(i);
                         }
                     }
                     self.push(self.now + down, Ev::RegistryUp);

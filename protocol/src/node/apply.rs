@@ -52,7 +52,9 @@ impl Node {
         };
         // "A barrier whose value is me is mine" -- unless the node forgets to re-read.
         let recognises_own = self.mutant != Some(Mutant::UnknownAsFailure);
-        let mine = |r: &ResourceId| recognises_own && self.view.barriers.get(r) == Some(&session);
+        let mine = |r: &ResourceId| {
+            recognises_own && self.view.barriers.get(r).map(|(s, _)| s) == Some(&session)
+        };
         let early_release = self.mutant == Some(Mutant::ReleaseBarrierBeforeStopAck);
 
         let mut changes: Vec<(ResourceId, Option<Local>)> = Vec::new();
@@ -78,7 +80,11 @@ impl Node {
                     };
                     changes.push((r.clone(), Some(next)));
                 }
-                Local::Stopping(_) | Local::Releasing(_) => {}
+                Local::Stopping(_) => {}
+                // Our barrier is gone already (its release landed after an UNKNOWN): done.
+                // Should a delayed acquire bring it back, the loop below releases it again.
+                Local::Releasing(l) if *l == lease && !mine(r) => changes.push((r.clone(), None)),
+                Local::Releasing(_) => {}
             }
         }
         for r in &desired {
@@ -93,7 +99,7 @@ impl Node {
             }
         }
         // A barrier of ours we have no use for (an UNKNOWN acquire that was applied, say).
-        for (r, holder) in &self.view.barriers {
+        for (r, (holder, _)) in &self.view.barriers {
             if *holder == session
                 && recognises_own
                 && !desired.contains(r)
@@ -106,7 +112,7 @@ impl Node {
             match next {
                 Some(l) => {
                     if l == Local::Acquiring {
-                        if let Some(holder) = self.view.barriers.get(&r) {
+                        if let Some((holder, _)) = self.view.barriers.get(&r) {
                             out.push(Output::Log(Event::Waiting {
                                 resource: r.clone(),
                                 holder: holder.clone(),
@@ -131,8 +137,14 @@ impl Node {
             .find(|(_, l)| **l == Local::Releasing(session.lease));
         if let Some((r, _)) = releasing {
             let key = Key::Barrier(r.clone());
+            // Only the very barrier we hold: a release that lingers in the network must not
+            // delete one we acquire later under the same session.
+            let mut compare = vec![Compare::ValueIs(key.clone(), Value::Session(session))];
+            if let Some((_, rev)) = self.view.barriers.get(r) {
+                compare.push(Compare::CreateRevIs(key.clone(), *rev));
+            }
             let txn = Txn {
-                compare: vec![Compare::ValueIs(key.clone(), Value::Session(session))],
+                compare,
                 then: vec![Op::Delete { key }],
                 otherwise: vec![],
             };

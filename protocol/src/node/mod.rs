@@ -193,6 +193,15 @@ impl Node {
             Input::WatchBroken => {
                 self.watch = WatchState::None;
                 self.synced = false;
+                // A watch being created may be the one that broke: give it up, so that its
+                // late "created" cannot mark a dead stream live.
+                if self
+                    .inflight
+                    .as_ref()
+                    .is_some_and(|i| i.what == Pending::Watch)
+                {
+                    self.inflight = None;
+                }
             }
             Input::Timer(kind) => self.on_timer(now, kind, &mut out),
             Input::Started(r) => self.on_started(&r),
@@ -415,7 +424,7 @@ impl Node {
     pub fn waiting_on_others(&self) -> impl Iterator<Item = (&ResourceId, &Session)> {
         let me = self.session();
         self.resources.iter().filter_map(move |(r, l)| {
-            let holder = self.view.barriers.get(r)?;
+            let (holder, _) = self.view.barriers.get(r)?;
             (*l == Local::Acquiring && Some(holder) != me.as_ref()).then_some((r, holder))
         })
     }
@@ -447,7 +456,7 @@ impl Node {
             s.rename_nodes(map);
         }
         v.assignment.rename_nodes(map);
-        for s in v.barriers.values_mut() {
+        for (s, _) in v.barriers.values_mut() {
             s.rename_nodes(map);
         }
     }

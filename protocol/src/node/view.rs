@@ -22,8 +22,9 @@ pub struct View {
     /// The assignment key's `mod_rev` (0: none): a leader's write compares it, so that a
     /// delayed or duplicated write of an older view can never land after a newer one.
     pub assignment_rev: Revision,
-    /// Who holds each barrier.
-    pub barriers: BTreeMap<ResourceId, Session>,
+    /// Who holds each barrier, and the barrier's `create_rev`: a release compares it, so that
+    /// a release delayed in the network cannot delete a later barrier of the same session.
+    pub barriers: BTreeMap<ResourceId, (Session, Revision)>,
 }
 
 impl View {
@@ -75,7 +76,7 @@ impl View {
                 self.assignment_rev = kv.mod_rev;
             }
             (Key::Barrier(r), Value::Session(s)) => {
-                self.barriers.insert(r.clone(), s.clone());
+                self.barriers.insert(r.clone(), (s.clone(), kv.create_rev));
             }
             // Keys of the global-barrier protocol, or a value of the wrong shape: not ours.
             _ => {}
