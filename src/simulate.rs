@@ -391,7 +391,7 @@ fn many_seeds(
             .collect();
         let all_failures = result
             .failures()
-            .map(|o| failure_entry(config, o.seed, o.hash, &o.violations, &o.breaches, None))
+            .map(|o| failure_entry(config, o.seed, o.hash, &o.violations, None))
             .collect();
         let report = SimReport {
             schema_version: SCHEMA_VERSION,
@@ -521,7 +521,6 @@ fn failure_entry(
     seed: u64,
     hash: u64,
     violations: &[Violation],
-    breaches: &[String],
     file: Option<&Path>,
 ) -> Failure {
     let first = &violations[0];
@@ -533,7 +532,7 @@ fn failure_entry(
         label: first.label(),
         detail: first.detail.clone(),
         violations: violations.to_vec(),
-        breaches: breaches.to_vec(),
+        breaches: first.breaches.clone(),
         replay_command: sim_command(config, seed),
         replay_file: file.map(|p| p.display().to_string()),
     }
@@ -563,7 +562,6 @@ fn report_failures(
             r.seed,
             r.hash,
             &r.violations,
-            &r.breaches,
             file.as_deref(),
         ));
     }
@@ -590,9 +588,9 @@ fn render_failure(out: &mut String, config: &SimConfig, r: &RunResult, file: Opt
             v.detail.replace('\n', "\n    ")
         );
     }
-    if !r.breaches.is_empty() {
+    if !first.breaches.is_empty() {
         let _ = writeln!(out, "  faults outside the timing envelope before it:");
-        for b in &r.breaches {
+        for b in &first.breaches {
             let _ = writeln!(out, "    {b}");
         }
     }

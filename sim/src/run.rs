@@ -49,6 +49,9 @@ pub struct Violation {
     pub detail: String,
     /// A fault outside the timing envelope came first: not a protocol bug.
     pub assumption_breached: bool,
+    /// The faults outside the envelope before it, readably.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub breaches: Vec<String>,
     /// Faults injected before it.
     pub faults: u64,
 }
@@ -419,6 +422,14 @@ impl<'c> Sim<'c> {
         });
     }
 
+    /// With tracing, mark the current event as one that changed nothing (a timer re-armed
+    /// since, a reply after its timeout, an event of a dead stream or process).
+    fn no_effect(&mut self) {
+        if let Some(step) = self.current.as_mut() {
+            step.detail.push_str(" (no effect)");
+        }
+    }
+
     fn breach(&mut self, what: String) {
         self.coverage.breaches += 1;
         self.breaches
@@ -503,6 +514,8 @@ impl<'c> Sim<'c> {
                     && self.hosts[node].outstanding.remove(&req).is_some()
                 {
                     self.feed(node, Input::Reply { req, outcome });
+                } else {
+                    self.no_effect();
                 }
             }
             Ev::Timeout { node, inc, req } => {
@@ -511,6 +524,8 @@ impl<'c> Sim<'c> {
                 {
                     let outcome = Outcome::Unknown;
                     self.feed(node, Input::Reply { req, outcome });
+                } else {
+                    self.no_effect();
                 }
             }
             Ev::Watch {
@@ -522,11 +537,15 @@ impl<'c> Sim<'c> {
                 let h = &self.hosts[node];
                 if h.inc == inc && h.conn == conn {
                     self.feed(node, Input::Watch(event));
+                } else {
+                    self.no_effect();
                 }
             }
             Ev::WatchBroken { node, inc } => {
                 if self.hosts[node].inc == inc {
                     self.feed(node, Input::WatchBroken);
+                } else {
+                    self.no_effect();
                 }
             }
             Ev::Timer {
@@ -537,7 +556,7 @@ impl<'c> Sim<'c> {
             } => {
                 let h = &mut self.hosts[node];
                 if h.inc != inc || h.timer_gen[timer_index(kind)] != gen {
-                    return;
+                    return self.no_effect();
                 }
                 if h.paused {
                     h.queue.push(Queued::Timer(kind, gen));
@@ -1179,6 +1198,7 @@ impl<'c> Sim<'c> {
             step: self.step,
             detail,
             assumption_breached: !self.breaches.is_empty(),
+            breaches: self.breaches.clone(),
             faults: self.coverage.total(),
         });
     }
