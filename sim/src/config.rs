@@ -120,17 +120,17 @@ impl SimConfig {
     /// Why this configuration cannot run, if it cannot.
     pub fn validate(&self) -> Result<(), String> {
         if self.nodes == 0 || self.nodes > MAX_NODES {
-            return Err(format!("--nodes {}: must be 1..={MAX_NODES}", self.nodes));
+            return Err(format!("nodes {}: must be 1..={MAX_NODES}", self.nodes));
         }
         if self.resources > MAX_RESOURCES {
             return Err(format!(
-                "--resources {}: must be 0..={MAX_RESOURCES}",
+                "resources {}: must be 0..={MAX_RESOURCES}",
                 self.resources
             ));
         }
         if self.duration == 0 || self.duration > 24 * 3_600_000 {
             return Err(format!(
-                "--duration {} ms: must be between 1 ms and 24 h",
+                "duration {} ms: must be between 1 ms and 24 h",
                 self.duration
             ));
         }
