@@ -483,10 +483,20 @@ fn render_sweep(out: &mut String, config: &SimConfig, r: &SweepResult) {
     let wanted: Vec<_> = missing
         .iter()
         .filter(|s| config.swarm || config.faults.has(FaultKind::Rpc(**s)))
-        .map(|s| s.step().name())
+        .map(|s| s.name())
         .collect();
     if !wanted.is_empty() {
         let _ = writeln!(out, "note: never injected: {}", wanted.join(", "));
+    }
+    if config.swarm {
+        let on: Vec<String> = FaultKind::ALL
+            .iter()
+            .map(|k| {
+                let n = r.outcomes.iter().filter(|o| o.plan.has(*k)).count();
+                format!("{k} {n}")
+            })
+            .collect();
+        let _ = writeln!(out, "swarm: seeds with each fault on: {}", on.join(", "));
     }
     let failing = r.failures().count();
     let _ = writeln!(out, "\nproperties:");
@@ -556,6 +566,9 @@ fn report_failures(
             }
             None => None,
         };
+        if req.config.swarm {
+            let _ = writeln!(out, "\nswarm mix of seed {}: {}", r.seed, r.plan);
+        }
         render_failure(out, &resolved, r, file.as_deref());
         entries.push(failure_entry(
             config,

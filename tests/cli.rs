@@ -14,6 +14,16 @@ fn rebalanser(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// The command exits 2 and its message names `needle`.
+fn assert_bad_input(args: &[&str], needle: &str) {
+    let (code, _, err) = rebalanser(args);
+    assert_eq!(code, 2, "{args:?}: {err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: message does not name {needle}: {err}"
+    );
+}
+
 #[test]
 fn bad_input_exits_2_naming_the_bad_value() {
     for (args, needle) in [
@@ -27,12 +37,7 @@ fn bad_input_exits_2_naming_the_bad_value() {
             "nonexistent-folder",
         ),
     ] {
-        let (code, _, err) = rebalanser(&args);
-        assert_eq!(code, 2, "{args:?}: {err}");
-        assert!(
-            err.contains(needle),
-            "{args:?}: message does not name {needle}: {err}"
-        );
+        assert_bad_input(&args, needle);
     }
 }
 
@@ -172,12 +177,7 @@ fn sim_bad_input_exits_2_naming_the_bad_value() {
         (vec!["sim", "--seeds", "0..10", "--trace"], "--trace"),
         (vec!["replay", "/nonexistent/x.json"], "/nonexistent/x.json"),
     ] {
-        let (code, _, err) = rebalanser(&args);
-        assert_eq!(code, 2, "{args:?}: {err}");
-        assert!(
-            err.contains(needle),
-            "{args:?}: message does not name {needle}: {err}"
-        );
+        assert_bad_input(&args, needle);
     }
 }
 

@@ -1,7 +1,8 @@
 //! What a run (or a sweep) injected: each of the eight failure steps per registry operation,
 //! and each environment fault.
 
-use crate::fault::{FaultKind, RpcStep};
+use crate::fault::FaultKind;
+use protocol::FailureStep;
 use protocol::Request;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -34,7 +35,7 @@ pub struct Coverage {
 
 impl Coverage {
     /// Count a failure of `step` on `request`.
-    pub fn rpc(&mut self, step: RpcStep, request: &Request) {
+    pub fn rpc(&mut self, step: FailureStep, request: &Request) {
         self.rpc[step as usize][op_of(request)] += 1;
         self.fault(FaultKind::Rpc(step));
     }
@@ -63,8 +64,8 @@ impl Coverage {
     }
 
     /// The eight steps that were never injected.
-    pub fn missing_steps(&self) -> Vec<RpcStep> {
-        RpcStep::ALL
+    pub fn missing_steps(&self) -> Vec<FailureStep> {
+        FailureStep::ALL
             .into_iter()
             .filter(|s| self.rpc[*s as usize].iter().all(|n| *n == 0))
             .collect()
@@ -72,7 +73,7 @@ impl Coverage {
 
     /// The counts by name, for JSON and the summary.
     pub fn report(&self) -> CoverageReport {
-        let rpc = RpcStep::ALL
+        let rpc = FailureStep::ALL
             .iter()
             .map(|s| {
                 let by_op = OPS
@@ -80,7 +81,7 @@ impl Coverage {
                     .zip(self.rpc[*s as usize])
                     .map(|(op, n)| (op.to_string(), n))
                     .collect();
-                (s.step().name().to_string(), by_op)
+                (s.name().to_string(), by_op)
             })
             .collect();
         let environment = FaultKind::ALL

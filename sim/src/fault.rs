@@ -10,7 +10,7 @@ use std::str::FromStr;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FaultKind {
     /// A request/reply fails at one of its eight steps.
-    Rpc(RpcStep),
+    Rpc(FailureStep),
     /// A message takes far longer than usual (it may outlive the client's timeout).
     Delay,
     /// Requests and replies of one node overtake each other (no FIFO link).
@@ -43,47 +43,6 @@ pub enum FaultKind {
     Membership,
 }
 
-/// [`FailureStep`] under its command-line name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RpcStep {
-    /// POST REQUEST.
-    PostRequest,
-    /// DELIVER REQUEST.
-    DeliverRequest,
-    /// VALIDATE REQUEST.
-    ValidateRequest,
-    /// UPDATE SERVER STATE.
-    UpdateServerState,
-    /// POST REPLY.
-    PostReply,
-    /// DELIVER REPLY.
-    DeliverReply,
-    /// VALIDATE REPLY.
-    ValidateReply,
-    /// UPDATE CLIENT STATE.
-    UpdateClientState,
-}
-
-impl RpcStep {
-    /// All eight, in the order a request travels.
-    pub const ALL: [RpcStep; 8] = [
-        RpcStep::PostRequest,
-        RpcStep::DeliverRequest,
-        RpcStep::ValidateRequest,
-        RpcStep::UpdateServerState,
-        RpcStep::PostReply,
-        RpcStep::DeliverReply,
-        RpcStep::ValidateReply,
-        RpcStep::UpdateClientState,
-    ];
-
-    /// The protocol's step.
-    pub fn step(self) -> FailureStep {
-        FailureStep::ALL[self as usize]
-    }
-}
-
 /// How a fault's rate is counted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RateUnit {
@@ -98,14 +57,14 @@ pub enum RateUnit {
 impl FaultKind {
     /// Every fault, in a fixed order (the order of the schedule's generator streams).
     pub const ALL: [FaultKind; 23] = [
-        FaultKind::Rpc(RpcStep::PostRequest),
-        FaultKind::Rpc(RpcStep::DeliverRequest),
-        FaultKind::Rpc(RpcStep::ValidateRequest),
-        FaultKind::Rpc(RpcStep::UpdateServerState),
-        FaultKind::Rpc(RpcStep::PostReply),
-        FaultKind::Rpc(RpcStep::DeliverReply),
-        FaultKind::Rpc(RpcStep::ValidateReply),
-        FaultKind::Rpc(RpcStep::UpdateClientState),
+        FaultKind::Rpc(FailureStep::PostRequest),
+        FaultKind::Rpc(FailureStep::DeliverRequest),
+        FaultKind::Rpc(FailureStep::ValidateRequest),
+        FaultKind::Rpc(FailureStep::UpdateServerState),
+        FaultKind::Rpc(FailureStep::PostReply),
+        FaultKind::Rpc(FailureStep::DeliverReply),
+        FaultKind::Rpc(FailureStep::ValidateReply),
+        FaultKind::Rpc(FailureStep::UpdateClientState),
         FaultKind::Delay,
         FaultKind::Reorder,
         FaultKind::Duplicate,
@@ -135,14 +94,14 @@ impl FaultKind {
     pub fn name(self) -> &'static str {
         match self {
             FaultKind::Rpc(s) => match s {
-                RpcStep::PostRequest => "post-request",
-                RpcStep::DeliverRequest => "deliver-request",
-                RpcStep::ValidateRequest => "validate-request",
-                RpcStep::UpdateServerState => "update-server-state",
-                RpcStep::PostReply => "post-reply",
-                RpcStep::DeliverReply => "deliver-reply",
-                RpcStep::ValidateReply => "validate-reply",
-                RpcStep::UpdateClientState => "update-client-state",
+                FailureStep::PostRequest => "post-request",
+                FailureStep::DeliverRequest => "deliver-request",
+                FailureStep::ValidateRequest => "validate-request",
+                FailureStep::UpdateServerState => "update-server-state",
+                FailureStep::PostReply => "post-reply",
+                FailureStep::DeliverReply => "deliver-reply",
+                FailureStep::ValidateReply => "validate-reply",
+                FailureStep::UpdateClientState => "update-client-state",
             },
             FaultKind::Delay => "delay",
             FaultKind::Reorder => "reorder",
@@ -275,7 +234,7 @@ impl FaultPlan {
         let mut kinds = Vec::new();
         for item in list.split(',') {
             match item.trim() {
-                "rpc" => kinds.extend(RpcStep::ALL.map(FaultKind::Rpc)),
+                "rpc" => kinds.extend(FailureStep::ALL.map(FaultKind::Rpc)),
                 "all" => kinds.extend(FaultKind::ALL),
                 name => kinds.push(name.parse()?),
             }
@@ -320,7 +279,7 @@ impl FaultPlan {
 
     /// The total probability that a request fails at one of the eight steps.
     pub fn rpc_total(&self) -> f64 {
-        RpcStep::ALL
+        FailureStep::ALL
             .iter()
             .map(|s| self.rate(FaultKind::Rpc(*s)))
             .sum()

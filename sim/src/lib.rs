@@ -32,5 +32,5 @@ pub mod sweep;
 pub mod trace;
 
 pub use config::SimConfig;
-pub use fault::{FaultKind, FaultPlan, RpcStep};
+pub use fault::{FaultKind, FaultPlan};
 pub use run::{run, RunOptions, RunResult, Violation};

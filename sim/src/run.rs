@@ -7,7 +7,7 @@
 
 use crate::config::SimConfig;
 use crate::coverage::Coverage;
-use crate::fault::{FaultKind, FaultPlan, RpcStep};
+use crate::fault::{FaultKind, FaultPlan};
 use crate::schedule::{self, Action, Planned};
 use crate::swarm;
 use crate::trace::{NodeState, TraceHash, TraceStep};
@@ -17,8 +17,8 @@ use protocol::properties::{
 };
 use protocol::registry::{Deliveries, Key, WatchEvent};
 use protocol::{
-    admin, AppCommand, Input, Node, Outcome, Output, Phase, Process, Property, Registry, ReqId,
-    Request, Response, Time, TimerKind, World,
+    admin, AppCommand, FailureStep, Input, Node, Outcome, Output, Phase, Process, Property,
+    Registry, ReqId, Request, Response, Time, TimerKind, World,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -115,7 +115,21 @@ pub fn run(config: &SimConfig, seed: u64, options: RunOptions) -> RunResult {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 enum Fate {
     Ok,
-    Fail(RpcStep),
+    Fail(FailureStep),
+}
+
+/// A request on its way to the registry.
+#[derive(Clone, Debug, Serialize)]
+struct Arrival {
+    node: usize,
+    inc: u32,
+    req: ReqId,
+    request: Request,
+    fate: Fate,
+    /// A second copy made by the network: its reply is lost.
+    dup: bool,
+    /// Its client has given up on it already.
+    orphan: bool,
 }
 
 /// A scheduled event.
@@ -123,16 +137,8 @@ enum Fate {
 enum Ev {
     /// Every node is asked to join.
     Start,
-    /// A request reaches the registry. `orphan`: its client has given up on it already.
-    Arrive {
-        node: usize,
-        inc: u32,
-        req: ReqId,
-        request: Request,
-        fate: Fate,
-        dup: bool,
-        orphan: bool,
-    },
+    /// A request reaches the registry.
+    Arrive(Arrival),
     /// An outcome reaches the client.
     Reply {
         node: usize,
@@ -495,15 +501,7 @@ impl<'c> Sim<'c> {
                     self.feed(i, Input::Join);
                 }
             }
-            Ev::Arrive {
-                node,
-                inc,
-                req,
-                request,
-                fate,
-                dup,
-                orphan,
-            } => self.arrive(node, inc, req, request, fate, dup, orphan),
+            Ev::Arrive(a) => self.arrive(a),
             Ev::Reply {
                 node,
                 inc,
@@ -623,30 +621,30 @@ impl<'c> Sim<'c> {
     }
 
     /// The registry receives a request.
-    #[allow(clippy::too_many_arguments)]
-    fn arrive(
-        &mut self,
-        node: usize,
-        inc: u32,
-        req: ReqId,
-        request: Request,
-        fate: Fate,
-        dup: bool,
-        orphan: bool,
-    ) {
+    fn arrive(&mut self, a: Arrival) {
+        let Arrival {
+            node,
+            inc,
+            req,
+            fate,
+            dup,
+            orphan,
+            ..
+        } = a;
+        let request = &a.request;
         if self.registry_down {
             // Lost with the registry's connections; the client times out.
             return;
         }
+        // A step before the registry applies it: the client sees that step's outcome.
         let outcome = match fate {
-            Fate::Fail(RpcStep::ValidateRequest) => Some(Outcome::Fatal),
-            Fate::Fail(RpcStep::UpdateServerState) => Some(Outcome::Retryable),
+            Fate::Fail(step) if !step.applied() => Some(step.outcome()),
             _ => None,
         };
         let outcome = match outcome {
             Some(o) => o,
             None => {
-                let response = self.apply(node, &request);
+                let response = self.apply(node, request);
                 if !dup
                     && !self.healed
                     && !matches!(request, Request::Watch { .. })
@@ -659,20 +657,20 @@ impl<'c> Sim<'c> {
                         .random_range(1..=self.config.network.request_timeout);
                     self.push(
                         self.now + later,
-                        Ev::Arrive {
-                            node,
-                            inc,
-                            req,
+                        Ev::Arrive(Arrival {
                             request: request.clone(),
                             fate: Fate::Ok,
                             dup: true,
                             orphan: true,
-                        },
+                            ..a
+                        }),
                     );
                 }
                 match fate {
-                    Fate::Fail(RpcStep::PostReply | RpcStep::DeliverReply) => return,
-                    Fate::Fail(_) => Outcome::Unknown,
+                    // The reply never reaches the client, which times out.
+                    Fate::Fail(FailureStep::PostReply | FailureStep::DeliverReply) => return,
+                    // It arrives, and the client cannot use it.
+                    Fate::Fail(step) => step.outcome(),
                     Fate::Ok => Outcome::Success(response),
                 }
             }
@@ -911,7 +909,7 @@ impl<'c> Sim<'c> {
             self.coverage.rpc(step, &request);
         }
         match fate {
-            Fate::Fail(RpcStep::PostRequest) => {
+            Fate::Fail(FailureStep::PostRequest) => {
                 let outcome = Outcome::PostFailed;
                 let reply = Ev::Reply {
                     node: i,
@@ -925,14 +923,14 @@ impl<'c> Sim<'c> {
             // nothing if the reply came first.
             _ => self.push(deadline, Ev::Timeout { node: i, inc, req }),
         }
-        if fate == Fate::Fail(RpcStep::DeliverRequest) || self.hosts[i].blocked_to() {
+        if fate == Fate::Fail(FailureStep::DeliverRequest) || self.hosts[i].blocked_to() {
             return;
         }
         let at = self.arrival(i, Direction::Request);
         let orphan = at > deadline;
         self.push(
             at,
-            Ev::Arrive {
+            Ev::Arrive(Arrival {
                 node: i,
                 inc,
                 req,
@@ -940,7 +938,7 @@ impl<'c> Sim<'c> {
                 fate,
                 dup: false,
                 orphan,
-            },
+            }),
         );
     }
 
@@ -957,7 +955,7 @@ impl<'c> Sim<'c> {
             return Fate::Ok;
         }
         let mut acc = 0.0;
-        for step in RpcStep::ALL {
+        for step in FailureStep::ALL {
             acc += self.plan.rate(FaultKind::Rpc(step));
             if x < acc {
                 return Fate::Fail(step);
@@ -1308,20 +1306,20 @@ fn describe_output(o: &Output) -> String {
 fn describe_event(ev: &Ev) -> (&'static str, Option<usize>, String) {
     match ev {
         Ev::Start => ("start", None, "every node is asked to join".into()),
-        Ev::Arrive {
+        Ev::Arrive(Arrival {
             node,
             req,
             request,
             fate,
             dup,
             ..
-        } => {
+        }) => {
             let mut d = format!("registry gets #{req} {request}");
             if *dup {
                 d.push_str(" (DUPLICATE)");
             }
             if let Fate::Fail(step) = fate {
-                d.push_str(&format!(" [{} fails]", step.step()));
+                d.push_str(&format!(" [{step} fails]"));
             }
             ("arrive", Some(*node), d)
         }

@@ -1,7 +1,8 @@
 //! The same seed and configuration give the same run, bit for bit, on any number of threads.
 
+use protocol::FailureStep;
 use sim::sweep::{self, SeedRange, SweepOptions};
-use sim::{run, FaultKind, RpcStep, RunOptions, SimConfig};
+use sim::{run, FaultKind, RunOptions, SimConfig};
 
 fn hashes(config: &SimConfig, seeds: std::ops::Range<u64>) -> Vec<u64> {
     seeds
@@ -117,7 +118,7 @@ fn the_default_scenario_injects_every_failure_step_and_holds() {
         );
     }
     // Every step hit the transactions, where the protocol's decisions are.
-    for step in RpcStep::ALL {
+    for step in FailureStep::ALL {
         assert!(
             r.coverage.rpc[step as usize][3] > 0,
             "{step:?} never hit a txn"
