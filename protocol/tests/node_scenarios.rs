@@ -1235,3 +1235,132 @@ fn a_crashed_nodes_resources_move_once_its_lease_expires() {
     assert_started_behind_barriers(&c);
     assert_safe(&c);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Rules the simulator's runs called for
+
+#[test]
+fn a_release_compares_the_barriers_creation_so_a_late_copy_cannot_delete_a_newer_one() {
+    let (mut c, moving) = handover(None);
+    let r = moving.iter().next().unwrap().clone();
+    let created = c.registry.get(&Key::Barrier(r.clone())).unwrap().create_rev;
+    c.rule("a", 1, Fate::Hold, {
+        let r = r.clone();
+        move |q| is_release_of(q, &r.0)
+    });
+    c.perform("a"); // the application stops the first resource that moves
+    c.perform("a");
+    c.settle();
+    assert!(c.holds("a", |q| is_release_of(q, &r.0)), "{}", c.dump("a"));
+    let release = c
+        .sent("a")
+        .into_iter()
+        .find(|q| is_release_of(q, &r.0))
+        .unwrap();
+    let Request::Txn(t) = &release else {
+        unreachable!()
+    };
+    assert!(
+        t.compare
+            .contains(&Compare::CreateRevIs(Key::Barrier(r.clone()), created)),
+        "{release}"
+    );
+    // The same session takes the barrier again (as after an UNKNOWN release that landed and
+    // an assignment back); the late copy of the old release must leave it alone.
+    let lease = c.lease("a");
+    let session = c.session("a");
+    c.admin(&Txn::always(vec![Op::Delete {
+        key: Key::Barrier(r.clone()),
+    }]));
+    c.admin(&Txn {
+        compare: vec![],
+        then: vec![Op::Put {
+            key: Key::Barrier(r.clone()),
+            value: Value::Session(session.clone()),
+            lease: Some(lease),
+        }],
+        otherwise: vec![],
+    });
+    c.deliver("a", Fate::Deliver, |q| is_release_of(q, &r.0));
+    assert_eq!(c.barrier(&r.0), Some(session), "the newer barrier survived");
+}
+
+#[test]
+fn a_watch_being_created_is_given_up_when_a_break_arrives() {
+    let mut c = Cluster::started(&["r0"], &[("a", None)]);
+    let is_watch = |q: &Request| matches!(q, Request::Watch { .. });
+    c.rule("a", 1, Fate::Hold, is_watch);
+    c.registry.restart(c.now);
+    c.feed("a", Input::WatchBroken);
+    c.settle();
+    assert!(c.holds("a", is_watch), "{}", c.dump("a"));
+    // The stream breaks again while the new watch is being created: that watch may be the
+    // one that broke, so the node gives it up and starts over.
+    c.registry.restart(c.now);
+    let outs = c.feed("a", Input::WatchBroken);
+    assert_eq!(sends(&outs, is_range), 1, "{outs:?}");
+    c.settle();
+    assert_eq!(c.count_sent("a", is_watch), 3);
+    // The late answer to the abandoned watch changes nothing.
+    c.deliver("a", Fate::Deliver, is_watch);
+    c.settle();
+    assert_eq!(c.node("a").watch_state(), protocol::node::WatchState::Live);
+    assert!(c.registry.is_watching(&NodeId::new("a")));
+    c.add_resources(&["r1"]);
+    c.settle();
+    assert_eq!(c.accessing("a"), rset(&["r0", "r1"]));
+    assert_safe(&c);
+}
+
+#[test]
+fn the_leader_holds_its_interval_after_an_unknown_assignment_write() {
+    let mut c = Cluster::started(&["r0", "r1"], &[("a", None), ("b", None)]);
+    c.auto_timers.clear();
+    c.rule("a", 1, Fate::Unknown, is_assign);
+    let mark = c.trace("a").len();
+    c.add_resources(&["r2"]);
+    c.settle();
+    let asg = c.assignment().unwrap();
+    assert!(
+        asg.resources().contains(&rid("r2")),
+        "the write was applied"
+    );
+    let unknown = c
+        .position("a", mark, |e| {
+            matches!(
+                e,
+                Ev::In(Input::Reply {
+                    outcome: Outcome::Unknown,
+                    ..
+                })
+            )
+        })
+        .expect("the write came back UNKNOWN");
+    let held = c.position("a", unknown, |e| {
+        matches!(
+            e,
+            Ev::Out(Output::SetTimer {
+                kind: TimerKind::RebalanceHold,
+                ..
+            })
+        )
+    });
+    assert!(
+        held.is_some(),
+        "no hold after learning of the write\n{}",
+        c.dump("a")
+    );
+    // Within the hold, a further change waits.
+    let writes = c.count_sent("a", is_assign);
+    c.add_resources(&["r3"]);
+    c.settle();
+    assert_eq!(
+        c.count_sent("a", is_assign),
+        writes,
+        "wrote within the hold"
+    );
+    c.fire("a", TimerKind::RebalanceHold);
+    c.settle();
+    assert_eq!(c.count_sent("a", is_assign), writes + 1);
+    assert_safe(&c);
+}
