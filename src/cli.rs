@@ -50,6 +50,28 @@ enum Command {
     /// Minimise a saved failure (fewer faults, fewer events, shorter, fewer nodes and
     /// resources) while the same property still fails; saves the result as a replay file.
     Shrink(ShrinkArgs),
+    /// Check the TLA+ spec in tla/ with TLC (needs Java 17 and tla/setup.sh): the same
+    /// properties and mutants as `check` and `sim`.
+    Tla(TlaArgs),
+}
+
+#[derive(Args, Debug)]
+struct TlaArgs {
+    /// The configuration (tla/NAME.cfg; see --list). Default: ci, or mutant-MN with --mutant.
+    #[arg(long)]
+    config: Option<String>,
+    /// Check a deliberate defect: its name or code (M1..M7).
+    #[arg(long, value_parser = parse_mutant)]
+    mutant: Option<Mutant>,
+    /// TLC worker threads.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
+    workers: u16,
+    /// Write the result as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// List the configurations and what each covers.
+    #[arg(long)]
+    list: bool,
 }
 
 #[derive(Args, Debug)]
@@ -405,6 +427,13 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             args.max_attempts,
             args.json.as_deref(),
         ),
+        Command::Tla(args) => crate::tla::run(crate::tla::TlaRequest {
+            config: args.config,
+            mutant: args.mutant,
+            workers: args.workers,
+            json: args.json,
+            list: args.list,
+        }),
         Command::Mutants(args) => {
             let catalogue = output::mutant_catalogue();
             print!("{}", output::render_mutants(&catalogue));

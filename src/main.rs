@@ -3,6 +3,7 @@
 mod cli;
 mod output;
 mod simulate;
+mod tla;
 
 use clap::Parser;
 use std::process::ExitCode;

