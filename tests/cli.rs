@@ -1,18 +1,8 @@
 //! The command line: exit codes and messages on bad input, and the main commands' shape.
 
-use std::process::Command;
+mod common;
 
-fn rebalanser(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rebalanser"))
-        .args(args)
-        .output()
-        .expect("the binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::rebalanser;
 
 /// The command exits 2 and its message names `needle`.
 fn assert_bad_input(args: &[&str], needle: &str) {

