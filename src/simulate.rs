@@ -301,7 +301,12 @@ fn one_seed(req: &SimRequest, seed: u64) -> Result<ExitCode, String> {
             t as f64 / 1000.0
         );
     }
-    let failures = report_failures(&mut out, config, std::slice::from_ref(&result), req)?;
+    let failures = report_failures(
+        &mut out,
+        config,
+        std::slice::from_ref(&result),
+        req.save_failures.as_deref(),
+    )?;
     print!("{out}");
     if let Some(path) = &req.json {
         let failed: Vec<&Violation> = result.violations.iter().collect();
@@ -378,7 +383,7 @@ fn many_seeds(
         .take(if req.keep_going { 5 } else { 1 })
         .map(|o| run(config, o.seed, RunOptions::default()))
         .collect();
-    let failures = report_failures(&mut out, config, &failing, req)?;
+    let failures = report_failures(&mut out, config, &failing, req.save_failures.as_deref())?;
     let more = result.failures().count().saturating_sub(failing.len());
     if more > 0 {
         let _ = writeln!(out, "... and {more} more failing seed(s) (see --json)");
@@ -553,12 +558,12 @@ fn report_failures(
     out: &mut String,
     config: &SimConfig,
     results: &[RunResult],
-    req: &SimRequest,
+    save_to: Option<&Path>,
 ) -> Result<Vec<Failure>, String> {
     let mut entries = Vec::new();
     for r in results.iter().filter(|r| !r.violations.is_empty()) {
         let resolved = replay::resolved(config, r);
-        let file = match &req.save_failures {
+        let file = match save_to {
             Some(dir) => {
                 let path = dir.join(format!("seed-{}.json", r.seed));
                 ReplayFile::new(config, r).save(&path)?;
@@ -566,7 +571,7 @@ fn report_failures(
             }
             None => None,
         };
-        if req.config.swarm {
+        if config.swarm {
             let _ = writeln!(out, "\nswarm mix of seed {}: {}", r.seed, r.plan);
         }
         render_failure(out, &resolved, r, file.as_deref());
@@ -700,20 +705,7 @@ pub fn replay_run(
         result.events,
         seconds
     );
-    let failures = {
-        let req = SimRequest {
-            config: saved.config.clone(),
-            seeds: Seeds::One(saved.seed),
-            threads: 1,
-            keep_going: false,
-            save_failures: None,
-            json: None,
-            trace: false,
-            trace_json: None,
-            quiet: true,
-        };
-        report_failures(&mut out, &saved.config, std::slice::from_ref(&result), &req)?
-    };
+    let failures = report_failures(&mut out, &saved.config, std::slice::from_ref(&result), None)?;
     if result.violations.is_empty() {
         let _ = writeln!(out, "no violation");
     }

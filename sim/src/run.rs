@@ -86,8 +86,6 @@ pub struct RunResult {
     pub coverage: Coverage,
     /// When the group converged after healing, ms.
     pub converged_at: Option<u64>,
-    /// The faults outside the envelope, readably.
-    pub breaches: Vec<String>,
     /// The steps, with [`RunOptions::trace`].
     pub trace: Vec<TraceStep>,
 }
@@ -487,7 +485,6 @@ impl<'c> Sim<'c> {
             violations: self.violations,
             coverage: self.coverage,
             converged_at: self.converged_at,
-            breaches: self.breaches,
             trace: self.trace,
         }
     }

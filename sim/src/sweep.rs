@@ -91,8 +91,6 @@ pub struct SeedOutcome {
     /// Its fault mix (drawn from the seed under swarm).
     #[serde(skip)]
     pub plan: FaultPlan,
-    /// Faults outside the envelope.
-    pub breaches: Vec<String>,
     #[serde(skip)]
     coverage: Coverage,
 }
@@ -176,7 +174,6 @@ pub fn sweep(
                     sim_ms: r.sim_ms,
                     violations: r.violations,
                     plan: r.plan,
-                    breaches: r.breaches,
                     coverage: r.coverage,
                 };
                 slots.lock().expect("no worker panics")[k] = Some(outcome);
