@@ -390,10 +390,7 @@ fn many_seeds(
     }
     print!("{out}");
     if let Some(path) = &req.json {
-        let failed: Vec<&Violation> = result
-            .failures()
-            .filter_map(|o| o.violations.first())
-            .collect();
+        let failed: Vec<&Violation> = result.failures().flat_map(|o| &o.violations).collect();
         let all_failures = result
             .failures()
             .map(|o| failure_entry(config, o.seed, o.hash, &o.violations, None))
@@ -505,7 +502,7 @@ fn render_sweep(out: &mut String, config: &SimConfig, r: &SweepResult) {
     }
     let failing = r.failures().count();
     let _ = writeln!(out, "\nproperties:");
-    let failed: Vec<&Violation> = r.failures().filter_map(|o| o.violations.first()).collect();
+    let failed: Vec<&Violation> = r.failures().flat_map(|o| &o.violations).collect();
     for p in properties(config, &failed) {
         let _ = writeln!(
             out,
@@ -514,7 +511,7 @@ fn render_sweep(out: &mut String, config: &SimConfig, r: &SweepResult) {
             p.name,
             p.status,
             if p.failing_seeds > 0 {
-                format!(" (first failure in {} seed(s))", p.failing_seeds)
+                format!(" (in {} seed(s))", p.failing_seeds)
             } else {
                 String::new()
             }
