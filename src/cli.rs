@@ -63,7 +63,7 @@ struct TlaArgs {
     /// Check a deliberate defect: its name or code (M1..M7).
     #[arg(long, value_parser = parse_mutant)]
     mutant: Option<Mutant>,
-    /// TLC worker threads.
+    /// TLC worker threads (with --cross-check: every checker's threads).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
     workers: u16,
     /// Write the result as JSON to this file.
@@ -72,6 +72,21 @@ struct TlaArgs {
     /// List the configurations and what each covers.
     #[arg(long)]
     list: bool,
+    /// Mutant parity: run the clean protocol and every mutant (M1..M7) through all three
+    /// checkers (TLC, the model checker, the simulator on seeds 0..1000) and print a table of
+    /// which checker kills which mutant, with the property, the counterexample's length and the
+    /// time. Exit 0 only if the clean protocol holds under all three and every mutant is
+    /// killed by all three, else 1. --workers sets every checker's threads. About two minutes
+    /// on 2 cores.
+    #[arg(long, conflicts_with_all = ["config", "mutant", "list"])]
+    cross_check: bool,
+    /// Trace validation: check that each simulator trace (NDJSON from `replay --trace-json` or
+    /// `sim --seed N --trace-json`) is a behaviour of the spec. All files must come from one
+    /// configuration; they are checked in one TLC run. Exit 0 if every trace is accepted, 1
+    /// if one is rejected (the output names the trace, the event and the action the spec
+    /// could not take), 2 if a file is not a trace.
+    #[arg(long, value_name = "TRACE.ndjson", num_args = 1.., conflicts_with_all = ["config", "mutant", "list", "cross_check"])]
+    validate_trace: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -427,6 +442,15 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             args.max_attempts,
             args.json.as_deref(),
         ),
+        Command::Tla(args) if !args.validate_trace.is_empty() => {
+            crate::tla_trace::run(&args.validate_trace, args.workers, args.json.as_deref())
+        }
+        Command::Tla(args) if args.cross_check => {
+            crate::cross_check::run(crate::cross_check::CrossCheckRequest {
+                workers: args.workers,
+                json: args.json,
+            })
+        }
         Command::Tla(args) => crate::tla::run(crate::tla::TlaRequest {
             config: args.config,
             mutant: args.mutant,
@@ -442,5 +466,21 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cross-check runs the clean protocol on `ModelConfig::default()` as the configuration
+    /// `rebalanser check` checks without flags.
+    #[test]
+    fn check_without_flags_checks_the_default_model() {
+        let cli = Cli::try_parse_from(["rebalanser", "check"]).expect("parses");
+        let Command::Check(args) = cli.command else {
+            panic!("not check: {:?}", cli.command)
+        };
+        assert_eq!(args.model.config(), ModelConfig::default());
     }
 }

@@ -1,9 +1,11 @@
 //! `rebalanser`: model-check the protocol, simulate it, replay and shrink failures.
 
 mod cli;
+mod cross_check;
 mod output;
 mod simulate;
 mod tla;
+mod tla_trace;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -6,10 +6,14 @@ use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 /// The JSON layout of `tla` results.
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// The spec's main module, in [`tla_dir`].
+pub const SPEC: &str = "Rebalanser.tla";
 
 /// The folder of the spec and its configurations (the source tree's `tla/`), unless
 /// `REBALANSER_TLA_DIR` says otherwise.
@@ -64,6 +68,47 @@ pub struct TlaReport {
     violation: Option<TlaViolation>,
 }
 
+impl TlaReport {
+    /// `holds` or `violated`.
+    #[allow(dead_code)] // for other TLC runners, e.g. trace validation
+    pub fn verdict(&self) -> &'static str {
+        self.verdict
+    }
+
+    /// The violated invariant or temporal property, if TLC found one.
+    pub fn violated_property(&self) -> Option<&str> {
+        self.violation.as_ref().map(|v| v.property.as_str())
+    }
+
+    /// States in the counterexample, if there is one.
+    pub fn counterexample_length(&self) -> Option<usize> {
+        self.violation.as_ref().map(|v| v.length)
+    }
+
+    /// The counterexample's states as TLC printed them (empty if everything holds).
+    #[allow(dead_code)] // for other TLC runners, e.g. trace validation
+    pub fn counterexample(&self) -> &[TlaState] {
+        self.violation
+            .as_ref()
+            .map_or(&[], |v| v.counterexample.as_slice())
+    }
+
+    /// Distinct states TLC found.
+    pub fn distinct_states(&self) -> u64 {
+        self.figures.distinct_states
+    }
+
+    /// The depth TLC's search reached (states on the longest path).
+    pub fn depth(&self) -> u64 {
+        self.figures.depth
+    }
+
+    /// Wall-clock seconds of the TLC run (Java's start-up included).
+    pub fn seconds(&self) -> f64 {
+        self.figures.seconds
+    }
+}
+
 #[derive(Serialize, Debug, Default)]
 struct Figures {
     distinct_states: u64,
@@ -83,10 +128,14 @@ struct TlaViolation {
     counterexample: Vec<TlaState>,
 }
 
-#[derive(Serialize, Debug)]
-struct TlaState {
-    action: String,
-    state: String,
+/// One state of a counterexample.
+#[derive(Serialize, Debug, Clone)]
+pub struct TlaState {
+    /// The action that led to it (`Init` for the first; TLC's "Back to state" or
+    /// "Stuttering" marker for the loop of a temporal counterexample).
+    pub action: String,
+    /// The state as TLC prints it: one conjunct `/\ var = value` a line.
+    pub state: String,
 }
 
 /// What `rebalanser tla` was asked.
@@ -103,16 +152,22 @@ pub struct TlaRequest {
     pub list: bool,
 }
 
-/// `rebalanser tla`.
-pub fn run(req: TlaRequest) -> Result<ExitCode, String> {
+/// [`tla_dir`], if the spec is there.
+pub fn spec_dir() -> Result<PathBuf, String> {
     let dir = tla_dir();
-    let spec = dir.join("Rebalanser.tla");
+    let spec = dir.join(SPEC);
     if !spec.is_file() {
         return Err(format!(
             "no TLA+ spec at {} (set REBALANSER_TLA_DIR to the project's tla/ folder)",
             spec.display()
         ));
     }
+    Ok(dir)
+}
+
+/// `rebalanser tla`.
+pub fn run(req: TlaRequest) -> Result<ExitCode, String> {
+    let dir = spec_dir()?;
     let all = configs(&dir);
     if req.list {
         for (name, about) in &all {
@@ -135,17 +190,13 @@ pub fn run(req: TlaRequest) -> Result<ExitCode, String> {
     if let Some(path) = &req.json {
         output::check_writable(path)?;
     }
-    let java = tools_ready(&dir)?;
+    // Checked here as well as in run_tlc so that missing tools fail before the banner.
+    tools_ready(&dir)?;
     let mut cfg = std::fs::read_to_string(dir.join(format!("{name}.cfg")))
         .map_err(|e| format!("--config {name}: {e}"))?;
     if let Some(m) = req.mutant {
         cfg = set_mutant(&cfg, m.code());
     }
-    let work = std::env::temp_dir().join(format!("rebalanser-tla-{}-{}", std::process::id(), name));
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
-    std::fs::copy(&spec, work.join("Rebalanser.tla")).map_err(|e| e.to_string())?;
-    std::fs::write(work.join("run.cfg"), &cfg).map_err(|e| e.to_string())?;
     eprintln!(
         "TLC on {name}{}: {about}",
         req.mutant.map_or(String::new(), |m| format!(
@@ -154,23 +205,17 @@ pub fn run(req: TlaRequest) -> Result<ExitCode, String> {
             m.code()
         ))
     );
-    let started = Instant::now();
-    let out = Command::new(&java)
-        .current_dir(&work)
-        .args(["-XX:+UseParallelGC", "-cp"])
-        .arg(jar(&dir))
-        .args(["tlc2.TLC", "-deadlock", "-nowarning", "-workers"])
-        .arg(req.workers.to_string())
-        .args(["-metadir", "states", "-config", "run.cfg", "Rebalanser.tla"])
-        .output()
-        .map_err(|e| format!("cannot run {java}: {e}"))?;
-    let seconds = started.elapsed().as_secs_f64();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let _ = std::fs::remove_dir_all(&work);
-    let report = parse(&text, &cfg, seconds)
-        .map_err(|e| format!("TLC did not check {name}: {e}\n--- TLC output ---\n{text}"))?;
+    let report = run_tlc(
+        &dir,
+        &TlcJob {
+            label: name,
+            module: SPEC.to_string(),
+            files: Vec::new(),
+            cfg,
+            workers: req.workers,
+        },
+    )?;
     let report = TlaReport {
-        config: name,
         about: about.clone(),
         mutant: req.mutant.map(|m| m.code().to_string()),
         ..report
@@ -186,8 +231,118 @@ pub fn run(req: TlaRequest) -> Result<ExitCode, String> {
     })
 }
 
+/// One TLC run: a module of the spec's folder, checked under a configuration.
+pub struct TlcJob {
+    /// Names the run in messages, the report's `config` and the scratch folder.
+    pub label: String,
+    /// The main module's file name in the spec's folder, e.g. [`SPEC`].
+    pub module: String,
+    /// Further files written next to it, name and contents (modules it extends, traces).
+    pub files: Vec<(String, String)>,
+    /// The configuration's text.
+    pub cfg: String,
+    /// TLC worker threads.
+    pub workers: u16,
+}
+
+/// Distinguishes the scratch folders of runs within one process.
+static RUNS: AtomicU32 = AtomicU32::new(0);
+
+/// Run TLC on `job` in a fresh scratch folder (the module copied from `dir`, the job's files
+/// and `run.cfg` written beside it) and read its verdict. `Err` if Java or the jar is missing,
+/// a file name is not a plain name, or TLC stopped without a verdict.
+pub fn run_tlc(dir: &Path, job: &TlcJob) -> Result<TlaReport, String> {
+    let java = tools_ready(dir)?;
+    let names = std::iter::once(&job.module).chain(job.files.iter().map(|(n, _)| n));
+    for name in names {
+        if !is_plain_file_name(name) {
+            return Err(format!(
+                "TLC job {}: '{name}' is not a plain file name",
+                job.label
+            ));
+        }
+    }
+    let module = dir.join(&job.module);
+    if !module.is_file() {
+        return Err(format!(
+            "TLC job {}: no module {}",
+            job.label,
+            module.display()
+        ));
+    }
+    let safe_label: String = job
+        .label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let work = std::env::temp_dir().join(format!(
+        "rebalanser-tla-{}-{}-{safe_label}",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&work);
+    let ran = in_scratch(&java, dir, job, &module, &work);
+    let _ = std::fs::remove_dir_all(&work);
+    let (text, seconds) = ran?;
+    let report = parse(&text, &job.cfg, seconds).map_err(|e| {
+        format!(
+            "TLC did not check {}: {e}\n--- TLC output ---\n{text}",
+            job.label
+        )
+    })?;
+    Ok(TlaReport {
+        config: job.label.clone(),
+        ..report
+    })
+}
+
+/// Set up `work` and run TLC there: its standard output and the seconds it took.
+fn in_scratch(
+    java: &str,
+    dir: &Path,
+    job: &TlcJob,
+    module: &Path,
+    work: &Path,
+) -> Result<(String, f64), String> {
+    let io = |e: std::io::Error| format!("{}: {e}", work.display());
+    std::fs::create_dir_all(work).map_err(io)?;
+    std::fs::copy(module, work.join(&job.module)).map_err(io)?;
+    for (name, contents) in &job.files {
+        std::fs::write(work.join(name), contents).map_err(io)?;
+    }
+    std::fs::write(work.join("run.cfg"), &job.cfg).map_err(io)?;
+    let started = Instant::now();
+    let out = Command::new(java)
+        .current_dir(work)
+        .args(["-XX:+UseParallelGC", "-cp"])
+        .arg(jar(dir))
+        .args(["tlc2.TLC", "-deadlock", "-nowarning", "-workers"])
+        .arg(job.workers.to_string())
+        .args(["-metadir", "states", "-config", "run.cfg"])
+        .arg(&job.module)
+        .output()
+        .map_err(|e| format!("cannot run {java}: {e}"))?;
+    let seconds = started.elapsed().as_secs_f64();
+    Ok((String::from_utf8_lossy(&out.stdout).into_owned(), seconds))
+}
+
+/// A name without folders, so that files land in the scratch folder and nowhere else.
+fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\'])
+        && Path::new(name).file_name().is_some_and(|n| n == name)
+}
+
 /// Java and the jar, or how to get them.
-fn tools_ready(dir: &Path) -> Result<String, String> {
+pub fn tools_ready(dir: &Path) -> Result<String, String> {
     let java = std::env::var("JAVA").unwrap_or_else(|_| "java".to_string());
     let ok = Command::new(&java)
         .arg("-version")
@@ -211,7 +366,7 @@ fn tools_ready(dir: &Path) -> Result<String, String> {
 }
 
 /// The configuration with its `Mutant` constant replaced.
-fn set_mutant(cfg: &str, code: &str) -> String {
+pub fn set_mutant(cfg: &str, code: &str) -> String {
     cfg.lines()
         .map(|l| {
             if l.trim_start().starts_with("Mutant =") {

@@ -1,5 +1,6 @@
-//! TLC on the TLA+ spec: every CI configuration holds, every mutant and the timing breach are
-//! caught with the property they break, bad input exits 2. Needs Java 17 and `tla/setup.sh`.
+//! TLC on the TLA+ spec: every CI configuration holds, the timing breach is caught, and the
+//! cross-check finds every mutant killed by TLC, the model checker and the simulator alike
+//! (with the property TLC should name); bad input exits 2. Needs Java 17 and `tla/setup.sh`.
 
 mod common;
 
@@ -33,7 +34,14 @@ fn json_of(name: &str, args: &[&str]) -> (i32, serde_json::Value) {
 
 #[test]
 fn every_ci_configuration_holds() {
-    for config in ["ci", "ci-joining", "ci-membership", "ci-churn", "liveness"] {
+    for config in [
+        "ci",
+        "ci-joining",
+        "ci-membership",
+        "ci-churn",
+        "ci-late",
+        "liveness",
+    ] {
         let (code, v) = json_of(config, &["--config", config]);
         assert_eq!(code, 0, "{config}: {v}");
         assert_eq!(v["verdict"], "holds");
@@ -45,26 +53,56 @@ fn every_ci_configuration_holds() {
 }
 
 #[test]
-fn every_mutant_and_the_timing_breach_are_caught() {
-    for (args, expected) in [
-        (vec!["--mutant", "M1"], "access_holds_barrier"),
-        (vec!["--mutant", "M2"], "access_holds_barrier"),
-        (vec!["--mutant", "M3"], "access_holds_barrier"),
-        (vec!["--mutant", "M4"], "fenced_writes"),
-        (vec!["--mutant", "M5"], "access_holds_barrier"),
-        (vec!["--mutant", "M6"], "all_resources_accessed"),
-        (vec!["--mutant", "M7"], "assignment_well_formed"),
-        (vec!["--config", "timing-off"], "access_holds_barrier"),
-    ] {
-        let (code, v) = json_of(&args.join(""), &args);
-        assert_eq!(code, 1, "{args:?}: {v}");
-        assert_eq!(v["violation"]["property"], expected, "{args:?}");
-        assert!(
-            v["violation"]["length"].as_u64().unwrap() >= 2,
-            "{args:?}: {v}"
-        );
+fn every_checker_kills_every_mutant_and_passes_the_clean_protocol() {
+    let (code, v) = json_of("cross-check", &["--cross-check"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["all_agree"], true);
+    let rows = v["rows"].as_array().unwrap();
+    let subjects: Vec<&str> = rows
+        .iter()
+        .map(|r| r["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        subjects,
+        ["clean", "M1", "M2", "M3", "M4", "M5", "M6", "M7"]
+    );
+    for checker in ["tlc", "model", "sim"] {
+        let clean = &rows[0]["cells"][checker];
+        assert_eq!(clean["verdict"], "holds", "clean, {checker}: {clean}");
     }
-    // The clean protocol holds on every mutant's configuration.
+    assert_eq!(rows[0]["cells"]["sim"]["seeds_run"], 1000);
+    let tlc_kills = [
+        "access_holds_barrier",
+        "access_holds_barrier",
+        "access_holds_barrier",
+        "fenced_writes",
+        "access_holds_barrier",
+        "all_resources_accessed",
+        "assignment_well_formed",
+    ];
+    for (row, expected) in rows[1..].iter().zip(tlc_kills) {
+        let subject = &row["subject"];
+        for checker in ["tlc", "model", "sim"] {
+            let cell = &row["cells"][checker];
+            assert_eq!(cell["verdict"], "killed", "{subject}, {checker}: {cell}");
+            assert!(cell["property"].is_string(), "{subject}, {checker}: {cell}");
+            assert!(
+                cell["length"].as_u64().unwrap() >= 1,
+                "{subject}, {checker}: {cell}"
+            );
+        }
+        assert_eq!(row["cells"]["tlc"]["property"], expected, "{subject}");
+        assert!(row["cells"]["sim"]["seed"].is_u64(), "{subject}");
+    }
+}
+
+#[test]
+fn the_timing_breach_is_caught_and_mutant_configurations_hold_unmutated() {
+    let (code, v) = json_of("timing-off", &["--config", "timing-off"]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["violation"]["property"], "access_holds_barrier");
+    assert!(v["violation"]["length"].as_u64().unwrap() >= 2, "{v}");
+    // A mutant's configuration does not fail by itself: the kill is the mutant's.
     for m in 1..=7 {
         let config = format!("mutant-M{m}");
         let (code, v) = json_of(&config, &["--config", &config]);
@@ -80,4 +118,14 @@ fn bad_input_exits_2() {
     let (code, _, err) = tla(&["--mutant", "M9"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("M9"), "{err}");
+    // The cross-check runs its own configurations.
+    let (code, _, err) = tla(&["--cross-check", "--config", "ci"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--cross-check") && err.contains("--config"),
+        "{err}"
+    );
+    let (code, _, err) = tla(&["--cross-check", "--json", "/no/such/folder/x.json"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("/no/such/folder"), "{err}");
 }

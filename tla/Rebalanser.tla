@@ -15,7 +15,7 @@
 (* Property names are those of DESIGN.md section 7; mutants are named as    *)
 (* in protocol/src/mutant.rs.                                               *)
 (***************************************************************************)
-EXTENDS Naturals, FiniteSets
+EXTENDS Naturals, FiniteSets, Bags
 
 CONSTANTS
     Nodes,            \* node names (model values)
@@ -23,7 +23,9 @@ CONSTANTS
     InitialRes,       \* the resources at the start, a subset of Res
     Mutant,           \* "none", or "M1" .. "M7"
     TimingAssumption, \* TRUE: a lease a node relies on expires only after it fenced
+    Hold,             \* TRUE: model the minimum rebalance interval (a leader holds after writes)
     MaxCrashes, MaxRpcFaults, MaxExpiries, MaxAdmin, MaxMembership, MaxWatchBreaks,
+    MaxLate,          \* requests that time out still on their way, or are duplicated
     NONE,             \* a model value: "nothing", unequal to every record
     Start             \* "settled" (every node member, everything running) or "joining"
 
@@ -43,7 +45,7 @@ VARIABLES
     appq,     \* each application's pending commands per resource: NONE, "start", "stop", "startstop"
     access,   \* what each application accesses: the ground truth
     up,       \* process running
-    wire,     \* requests of given-up or dead incarnations, still on their way
+    wire,     \* requests still on their way that nobody waits for (a bag: copies count)
     lapsed,   \* leases whose holder's fence deadline passed
     budget,   \* faults left
     writes    \* whether every assignment write so far was fenced and well formed
@@ -135,19 +137,29 @@ Balanced(M, R) == {f \in [R -> M] : \A x, y \in M : Count(f, x) <= Count(f, y) +
 Kept(f, prev) ==
     IF prev = NONE THEN 0
     ELSE Cardinality({r \in DOMAIN f : r \in DOMAIN prev.m /\ prev.m[r] = f[r]})
-Allocate(M, R, prev) ==
+\* Every allocation the protocol allows: balanced, keeping as many previous owners as balance
+\* allows (allocate.rs computes one of them).
+Allocations(M, R, prev) ==
     IF Mutant = "M7" /\ prev # NONE
     THEN \* M7 never takes a resource away from a member that still has it.
-         CHOOSE f \in [R -> M] :
-            \A r \in R : (r \in DOMAIN prev.m /\ prev.m[r] \in M) => f[r] = prev.m[r]
-    ELSE LET B == Balanced(M, R) IN CHOOSE f \in B : \A h \in B : Kept(f, prev) >= Kept(h, prev)
+         {f \in [R -> M] :
+            \A r \in R : (r \in DOMAIN prev.m /\ prev.m[r] \in M) => f[r] = prev.m[r]}
+    ELSE LET B == Balanced(M, R)
+             best == CHOOSE k \in {Kept(h, prev) : h \in B} : \A h \in B : k >= Kept(h, prev)
+         IN {f \in B : Kept(f, prev) = best}
+
+\* Where the protocol leaves a choice (which allocation, which barrier first), the model checker
+\* follows one; trace validation overrides Pick with AllOf and lets the logged request decide.
+Pick(S) == IF S = {} THEN {} ELSE {CHOOSE x \in S : TRUE}
+AllOf(S) == S
+Allocate(M, R, prev) == CHOOSE f \in Allocations(M, R, prev) : TRUE
 
 -----------------------------------------------------------------------------
 (* A node (protocol/src/node): its record, and how an input changes it. *)
 
 FreshNode == [ph |-> "idle", l |-> 0, view |-> NONE, synced |-> FALSE, watch |-> FALSE,
-              wr |-> 0, term |-> 0, backoff |-> FALSE, loc |-> [r \in Res |-> NONE],
-              req |-> NONE]
+              wr |-> 0, term |-> 0, backoff |-> FALSE, hold |-> FALSE, hr |-> 0,
+              loc |-> [r \in Res |-> NONE], req |-> NONE]
 
 E(st, l) == [st |-> st, l |-> l]
 MayAccess(e) == e # NONE /\ e.st \in {"starting", "running", "stopping"}
@@ -161,10 +173,12 @@ Fence(s) ==
                         IF s.loc[r] # NONE /\ s.loc[r].st \in {"starting", "running", "stopping"}
                         THEN E("stopping", s.loc[r].l) ELSE NONE],
                    !.l = 0, !.req = NONE, !.term = 0, !.backoff = FALSE, !.synced = FALSE,
+                   !.hold = FALSE,
                    !.wr = 0, !.ph = IF s.ph = "leaving" THEN "leaving" ELSE "joining"]
 
 \* lifecycle.rs: left.
 Left(s) == [s EXCEPT !.l = 0, !.ph = "left", !.term = 0, !.req = NONE, !.backoff = FALSE,
+                     !.hold = FALSE,
                      !.loc = [r \in Res |-> IF MayAccess(s.loc[r]) THEN s.loc[r] ELSE NONE]]
 
 \* apply.rs: reconcile_member.
@@ -204,53 +218,70 @@ Reconcile(s, n) ==
       [] s.ph = "leaving" -> ReconcileLeaving(s)
       [] OTHER -> s
 
-\* leadership.rs: the term is the leader key's create_rev.
+AsgRev(v) == IF v = NONE \/ v.asg = NONE THEN 0 ELSE v.asg.mr
+
+\* leadership.rs: the term is the leader key's create_rev. A new leader holds one interval
+\* (its predecessor may just have written); a leader that stops leading drops the hold.
 TrackLeader(s, n) ==
     LET leads == s.ph = "member" /\ s.view # NONE /\ s.view.ldr # NONE
                  /\ s.view.ldr.n = n /\ s.view.ldr.l = s.l
-    IN [s EXCEPT !.term = IF leads THEN s.view.ldr.c ELSE 0]
+        t == IF leads THEN s.view.ldr.c ELSE 0
+    IN IF t = s.term THEN s
+       ELSE IF t = 0 THEN [s EXCEPT !.term = 0, !.hold = FALSE]
+       ELSE IF s.view.asg = NONE \/ ~Hold THEN [s EXCEPT !.term = t]
+       ELSE [s EXCEPT !.term = t, !.hold = TRUE, !.hr = AsgRev(s.view)]
 
-AssignRequest(s, n) ==
+\* leadership.rs: hold_after_writes -- a leader holds from learning of any write it has not held
+\* for (min_rebalance_interval; the timer is the HoldOver step).
+HoldAfterWrites(s) ==
+    IF Hold /\ s.term # 0 /\ AsgRev(s.view) > s.hr
+    THEN [s EXCEPT !.hold = TRUE, !.hr = AsgRev(s.view)]
+    ELSE s
+
+AssignRequests(s, n) ==
     LET v == s.view
         M == Members(v)
         same == v.asg # NONE /\ v.asg.mem = M /\ DOMAIN v.asg.m = v.res
         prev == v.asg
-        a == [t |-> s.term, e |-> IF prev = NONE THEN 1 ELSE prev.e + 1, mem |-> M,
-              m |-> Allocate(M, v.res, prev), mr |-> 0]
-    IN IF s.term = 0 \/ same \/ M = {} THEN NONE
-       ELSE [k |-> "assign", t |-> s.term, seen |-> IF prev = NONE THEN 0 ELSE prev.mr, a |-> a]
+        op(f) == [k |-> "assign", t |-> s.term, seen |-> AsgRev(v),
+                  a |-> [t |-> s.term, e |-> IF prev = NONE THEN 1 ELSE prev.e + 1, mem |-> M,
+                         m |-> f, mr |-> 0]]
+    IN IF s.term = 0 \/ s.hold \/ same \/ M = {} THEN {}
+       ELSE {op(f) : f \in Pick(Allocations(M, v.res, prev))}
 
-BarrierRequest(s, n) ==
+\* apply.rs: barrier_request -- releases before acquisitions.
+BarrierRequests(s, n) ==
     LET releasing == {r \in Res : s.loc[r] = E("releasing", s.l)}
         acquiring == {r \in Res : s.loc[r] = E("acquiring", 0) /\ s.view.bar[r] = NONE}
     IN IF releasing # {} THEN
-          LET r == CHOOSE x \in releasing : TRUE
-          IN [k |-> "release", r |-> r, l |-> s.l,
-              c |-> IF s.view.bar[r] = NONE THEN 0 ELSE s.view.bar[r].c]
-       ELSE IF acquiring # {} THEN
-          [k |-> "acquire", r |-> CHOOSE x \in acquiring : TRUE, l |-> s.l]
-       ELSE NONE
+          {[k |-> "release", r |-> r, l |-> s.l,
+            c |-> IF s.view.bar[r] = NONE THEN 0 ELSE s.view.bar[r].c] : r \in Pick(releasing)}
+       ELSE {[k |-> "acquire", r |-> r, l |-> s.l] : r \in Pick(acquiring)}
 
-\* mod.rs: next_request, in order of precedence.
-NextRequest(s, n) ==
-    CASE s.ph = "joining" -> IF s.l = 0 THEN [k |-> "grant"] ELSE [k |-> "register", l |-> s.l]
+\* mod.rs: next_request, in order of precedence (the requests it may send; none: {}).
+NextRequests(s, n) ==
+    CASE s.ph = "joining" ->
+            IF s.l = 0 THEN {[k |-> "grant"]} ELSE {[k |-> "register", l |-> s.l]}
       [] s.ph = "leaving" ->
-            IF (\E r \in Res : MayAccess(s.loc[r])) \/ s.l = 0 THEN NONE
-            ELSE [k |-> "revoke", l |-> s.l]
+            IF (\E r \in Res : MayAccess(s.loc[r])) \/ s.l = 0 THEN {}
+            ELSE {[k |-> "revoke", l |-> s.l]}
       [] s.ph = "member" ->
-            IF ~s.synced THEN [k |-> "range"]
-            ELSE IF ~s.watch THEN [k |-> "watch"]
-            ELSE IF s.view.rev < s.wr THEN NONE
-            ELSE IF s.view.ldr = NONE /\ s.l # 0 THEN [k |-> "elect", l |-> s.l]
-            ELSE LET a == AssignRequest(s, n) IN IF a # NONE THEN a ELSE BarrierRequest(s, n)
-      [] OTHER -> NONE
+            IF ~s.synced THEN {[k |-> "range"]}
+            ELSE IF ~s.watch THEN {[k |-> "watch"]}
+            ELSE IF s.view.rev < s.wr THEN {}
+            ELSE IF s.view.ldr = NONE /\ s.l # 0 THEN {[k |-> "elect", l |-> s.l]}
+            ELSE LET a == AssignRequests(s, n) IN IF a # {} THEN a ELSE BarrierRequests(s, n)
+      [] OTHER -> {}
 
 SendNext(s, n) ==
-    IF s.req # NONE \/ s.backoff THEN s
-    ELSE LET q == NextRequest(s, n)
-         IN IF q = NONE THEN s ELSE [s EXCEPT !.req = [op |-> q, st |-> "sent", out |-> NONE]]
+    IF s.req # NONE \/ s.backoff THEN {s}
+    ELSE LET Q == NextRequests(s, n)
+         IN IF Q = {} THEN {s}
+            ELSE {[s EXCEPT !.req = [op |-> q, st |-> "sent", out |-> NONE]] : q \in Q}
 
-Drive(s, n) == SendNext(TrackLeader(Reconcile(s, n), n), n)
+\* mod.rs: drive -- what the node may become after an input (one state unless it has a choice).
+Drives(s, n) == SendNext(HoldAfterWrites(TrackLeader(Reconcile(s, n), n)), n)
+Drive(s, n) == CHOOSE t \in Drives(s, n) : TRUE
 
 \* on_reply / on_response: the outcome of the request in flight.
 OnReply(s0, out) ==
@@ -263,6 +294,7 @@ OnReply(s0, out) ==
             [s EXCEPT !.view = IF out.snap.rev >= ViewRev(s) THEN out.snap ELSE s.view,
                       !.synced = TRUE]
       [] out.k = "watching" -> [s EXCEPT !.watch = TRUE]
+      [] out.k = "compacted" -> [s EXCEPT !.watch = FALSE, !.synced = FALSE]
       [] out.k = "revoked" -> Left(s)
       [] out.k = "txn" /\ op.k = "register" ->
             IF s.ph = "joining" /\ s.l # 0
@@ -277,6 +309,9 @@ OnReply(s0, out) ==
             [s EXCEPT !.wr = out.rev,
                       !.loc[op.r] = IF s.loc[op.r] # NONE /\ s.loc[op.r].st = "releasing"
                                     THEN NONE ELSE s.loc[op.r]]
+      [] out.k = "txn" /\ op.k = "assign" ->
+            IF out.ok /\ Hold THEN [s EXCEPT !.wr = out.rev, !.hold = TRUE, !.hr = out.rev]
+            ELSE [s EXCEPT !.wr = out.rev]
       [] out.k = "txn" -> [s EXCEPT !.wr = out.rev]
       [] out.k \in {"POST_FAILED", "RETRYABLE"} -> [s EXCEPT !.backoff = TRUE]
       [] out.k = "FATAL" -> [s EXCEPT !.synced = FALSE, !.backoff = TRUE]
@@ -299,14 +334,14 @@ Cmds(q, old, new) ==
 \* A request the node gave up on while it was still on its way keeps going.
 Orphaned(n, old, new) ==
     IF old.req # NONE /\ old.req.st = "sent" /\ new.req # old.req
-    THEN wire \cup {[n |-> n, op |-> old.req.op]} ELSE wire
+    THEN wire (+) SetToBag({[n |-> n, op |-> old.req.op]}) ELSE wire
 
 \* Node n takes an input that turned its record into s: drive it, and carry out the rest.
 Step(n, s) ==
-    LET t == Drive(s, n) IN
-    /\ nd' = [nd EXCEPT ![n] = t]
-    /\ appq' = [appq EXCEPT ![n] = Cmds(appq[n], nd[n], t)]
-    /\ wire' = Orphaned(n, nd[n], t)
+    \E t \in Drives(s, n) :
+        /\ nd' = [nd EXCEPT ![n] = t]
+        /\ appq' = [appq EXCEPT ![n] = Cmds(appq[n], nd[n], t)]
+        /\ wire' = Orphaned(n, nd[n], t)
 
 -----------------------------------------------------------------------------
 (* The system *)
@@ -335,6 +370,8 @@ SettledNode(n) ==
     [FreshNode EXCEPT !.ph = "member", !.l = LeaseOf(n), !.view = Snap(SettledReg),
                       !.synced = TRUE, !.watch = TRUE, !.wr = SettledReg.rev,
                       !.term = IF n = NodeAt[1] THEN N + 2 ELSE 0,
+                      \* The leader wrote epoch 1 and holds for the interval.
+                      !.hold = Hold /\ n = NodeAt[1], !.hr = IF n = NodeAt[1] THEN N + 3 ELSE 0,
                       !.loc = [r \in Res |-> IF r \in InitialRes /\ Share0[r] = n
                                              THEN E("running", LeaseOf(n)) ELSE NONE]]
 
@@ -346,10 +383,11 @@ Init ==
     /\ access = [n \in Nodes |-> IF Start = "settled"
                                   THEN {r \in InitialRes : Share0[r] = n} ELSE {}]
     /\ up = [n \in Nodes |-> TRUE]
-    /\ wire = {}
+    /\ wire = EmptyBag
     /\ lapsed = {}
     /\ budget = [crashes |-> MaxCrashes, rpc |-> MaxRpcFaults, expiries |-> MaxExpiries,
-                 admin |-> MaxAdmin, membership |-> MaxMembership, watch |-> MaxWatchBreaks]
+                 admin |-> MaxAdmin, membership |-> MaxMembership, watch |-> MaxWatchBreaks,
+                 late |-> MaxLate]
     /\ writes = [fenced |-> TRUE, well |-> TRUE]
 
 \* The registry applies node n's request and answers it.
@@ -373,24 +411,61 @@ Fail(n, step) ==
     /\ nd' = [nd EXCEPT ![n].req.st = "replied", ![n].req.out = StepOutcome(step)]
     /\ UNCHANGED <<appq, access, up, wire, lapsed>>
 
+\* The client gives up waiting (UNKNOWN) while its request is still on its way: it may land
+\* later, or never.
+TimeOut(n) ==
+    /\ budget.late > 0
+    /\ nd[n].req # NONE /\ nd[n].req.st = "sent"
+    /\ budget' = [budget EXCEPT !.late = budget.late - 1]
+    /\ nd' = [nd EXCEPT ![n].req.st = "replied", ![n].req.out = [k |-> "UNKNOWN"]]
+    /\ wire' = wire (+) SetToBag({[n |-> n, op |-> nd[n].req.op]})
+    /\ UNCHANGED <<reg, appq, access, up, lapsed, writes>>
+
+\* The network makes a second copy of a request on its way.
+Duplicate(n) ==
+    /\ budget.late > 0
+    /\ nd[n].req # NONE /\ nd[n].req.st = "sent"
+    /\ budget' = [budget EXCEPT !.late = budget.late - 1]
+    /\ wire' = wire (+) SetToBag({[n |-> n, op |-> nd[n].req.op]})
+    /\ UNCHANGED <<reg, nd, appq, access, up, lapsed, writes>>
+
+\* A watch asked for from a revision the registry compacted away: the node re-reads.
+WatchCompacted(n) ==
+    /\ budget.watch > 0
+    /\ nd[n].req # NONE /\ nd[n].req.st = "sent" /\ nd[n].req.op.k = "watch"
+    /\ budget' = [budget EXCEPT !.watch = budget.watch - 1]
+    /\ nd' = [nd EXCEPT ![n].req.st = "replied", ![n].req.out = [k |-> "compacted"]]
+    /\ UNCHANGED <<reg, appq, access, up, wire, lapsed, writes>>
+
 \* A request of a given-up or dead incarnation lands (nobody waits for its answer).
 DeliverOrphan(w) ==
-    /\ w \in wire
+    /\ BagIn(w, wire)
     /\ reg' = Apply(reg, w.n, w.op).g
     /\ writes' = JudgeWrite(reg, w.n, w.op)
-    /\ wire' = wire \ {w}
+    /\ wire' = wire (-) SetToBag({w})
     /\ UNCHANGED <<nd, appq, access, up, lapsed, budget>>
+
+\* A lingering request lands while the network still carries another copy of it.
+DeliverOrphanKeep(w) ==
+    /\ budget.late > 0 /\ BagIn(w, wire)
+    /\ budget' = [budget EXCEPT !.late = budget.late - 1]
+    /\ reg' = Apply(reg, w.n, w.op).g
+    /\ writes' = JudgeWrite(reg, w.n, w.op)
+    /\ UNCHANGED <<nd, appq, access, up, wire, lapsed>>
 
 Reply(n) ==
     /\ up[n] /\ nd[n].req # NONE /\ nd[n].req.st = "replied"
     /\ Step(n, OnReply(nd[n], nd[n].req.out))
     /\ UNCHANGED <<reg, access, up, lapsed, budget, writes>>
 
-\* The watch brings the node's view up to the registry's current revision.
-Watch(n) ==
-    /\ up[n] /\ n \in reg.watchers /\ nd[n].view # NONE /\ nd[n].view.rev < reg.rev
-    /\ Step(n, [nd[n] EXCEPT !.view = Snap(reg)])
+\* The watch brings the node's view up to the registry as of snapshot snap (a revision the
+\* registry passed through); the model checker takes the current one.
+WatchTo(n, snap) ==
+    /\ up[n] /\ n \in reg.watchers /\ nd[n].view # NONE /\ nd[n].view.rev < snap.rev
+    /\ Step(n, [nd[n] EXCEPT !.view = snap])
     /\ UNCHANGED <<reg, access, up, lapsed, budget, writes>>
+
+Watch(n) == WatchTo(n, Snap(reg))
 
 \* The application carries out its pending command for r and acknowledges it.
 App(n, r) ==
@@ -406,13 +481,25 @@ App(n, r) ==
                          THEN [s EXCEPT !.loc[r] = IF s.ph = "member" /\ s.l = e.l
                                                    THEN E("releasing", e.l) ELSE NONE]
                          ELSE s
-           t == Drive(acked, n)
            rest == [appq[n] EXCEPT ![r] = IF c = "startstop" THEN "stop" ELSE NONE]
        IN /\ access' = [access EXCEPT ![n] = IF starts THEN @ \cup {r} ELSE @ \ {r}]
-          /\ nd' = [nd EXCEPT ![n] = t]
-          /\ appq' = [appq EXCEPT ![n] = Cmds(rest, acked, t)]
-          /\ wire' = Orphaned(n, nd[n], t)
+          /\ \E t \in Drives(acked, n) :
+                /\ nd' = [nd EXCEPT ![n] = t]
+                /\ appq' = [appq EXCEPT ![n] = Cmds(rest, acked, t)]
+                /\ wire' = Orphaned(n, nd[n], t)
     /\ UNCHANGED <<reg, up, lapsed, budget, writes>>
+
+\* The minimum rebalance interval has passed.
+HoldOver(n) ==
+    /\ up[n] /\ nd[n].hold
+    /\ Step(n, [nd[n] EXCEPT !.hold = FALSE])
+    /\ UNCHANGED <<reg, access, up, lapsed, budget, writes>>
+
+\* A keep-alive finds the node's lease gone (it expired under the node): fence.
+LeaseGone(n) ==
+    /\ up[n] /\ nd[n].l # 0 /\ nd[n].l \notin reg.leases
+    /\ Step(n, Fence(nd[n]))
+    /\ UNCHANGED <<reg, access, up, lapsed, budget, writes>>
 
 \* The retry back-off is over.
 Retry(n) ==
@@ -504,13 +591,15 @@ Admin(r) ==
 
 Progress ==
     \/ \E n \in Nodes : Deliver(n) \/ Reply(n) \/ Watch(n) \/ Retry(n) \/ Restart(n)
-                        \/ \E r \in Res : App(n, r)
-    \/ \E w \in wire : DeliverOrphan(w)
+                        \/ HoldOver(n) \/ LeaseGone(n) \/ \E r \in Res : App(n, r)
+    \/ \E w \in BagToSet(wire) : DeliverOrphan(w)
     \/ \E l \in reg.leases : ExpireSafe(l)
 
 Faults ==
     \/ \E n \in Nodes : Crash(n) \/ Lapse(n) \/ Leave(n) \/ Join(n) \/ BreakWatch(n)
+                        \/ TimeOut(n) \/ Duplicate(n) \/ WatchCompacted(n)
                         \/ \E step \in Steps : Fail(n, step)
+    \/ \E w \in BagToSet(wire) : DeliverOrphanKeep(w)
     \/ \E l \in reg.leases : ExpireBreach(l)
     \/ \E r \in Res : Admin(r)
 

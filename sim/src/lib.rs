@@ -27,6 +27,7 @@ pub mod replay;
 pub mod run;
 pub mod schedule;
 pub mod shrink;
+pub mod spec_trace;
 pub mod swarm;
 pub mod sweep;
 pub mod trace;

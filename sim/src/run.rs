@@ -9,6 +9,7 @@ use crate::config::SimConfig;
 use crate::coverage::Coverage;
 use crate::fault::{FaultKind, FaultPlan};
 use crate::schedule::{self, Action, Planned};
+use crate::spec_trace;
 use crate::swarm;
 use crate::trace::{NodeState, TraceHash, TraceStep};
 use protocol::properties::{
@@ -23,8 +24,9 @@ use protocol::{
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value as Json};
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 /// A run stops after this many events (a livelock would otherwise never end).
 pub const MAX_EVENTS: u64 = 20_000_000;
@@ -266,6 +268,10 @@ struct Host {
     last_reply: u64,
     last_watch: u64,
     app_free: u64,
+    /// With tracing: the requests awaiting an outcome, for the spec's view of a node.
+    sent: BTreeMap<ReqId, Request>,
+    /// With tracing: requests whose arrival the spec trace already settled.
+    settled: BTreeSet<ReqId>,
 }
 
 impl Host {
@@ -396,6 +402,8 @@ impl<'c> Sim<'c> {
                 last_reply: 0,
                 last_watch: 0,
                 app_free: 0,
+                sent: BTreeMap::new(),
+                settled: BTreeSet::new(),
             });
         }
         sim.push(0, Ev::Start);
@@ -569,7 +577,15 @@ impl<'c> Sim<'c> {
             Ev::LeaseCheck => {
                 if !self.registry_down {
                     let before = self.registry.revision();
+                    let live: Vec<u64> = self.registry.leases().map(|(l, _)| l.0).collect();
                     let deliveries = self.registry.expire_due(Time(self.now));
+                    if self.current.is_some() {
+                        for l in live {
+                            if self.registry.lease(protocol::LeaseId(l)).is_none() {
+                                self.label(spec_trace::action("Expire", None, json!({ "l": l })));
+                            }
+                        }
+                    }
                     self.note_registry(before);
                     self.route(deliveries);
                 }
@@ -625,7 +641,6 @@ impl<'c> Sim<'c> {
             req,
             fate,
             dup,
-            orphan,
             ..
         } = a;
         let request = &a.request;
@@ -633,62 +648,113 @@ impl<'c> Sim<'c> {
             // Lost with the registry's connections; the client times out.
             return;
         }
+        // In the spec's terms: the request of the node's current request slot, not yet settled.
+        let awaited = self.current.is_some()
+            && !dup
+            && self.hosts[node].inc == inc
+            && self.processes[node].up
+            && self.processes[node].node.pending_request() == Some(req)
+            && !self.hosts[node].settled.contains(&req);
         // A step before the registry applies it: the client sees that step's outcome.
-        let outcome = match fate {
-            Fate::Fail(step) if !step.applied() => Some(step.outcome()),
-            _ => None,
-        };
-        let outcome = match outcome {
-            Some(o) => o,
-            None => {
-                let response = self.apply(node, request);
-                if !dup
-                    && !self.healed
-                    && !matches!(request, Request::Watch { .. })
-                    && self.rng.random_bool(self.plan.rate(FaultKind::Duplicate))
-                {
-                    // The network hands the registry a second copy later; its reply is lost.
-                    self.coverage.fault(FaultKind::Duplicate);
-                    let later = self
-                        .rng
-                        .random_range(1..=self.config.network.request_timeout);
-                    self.push(
-                        self.now + later,
-                        Ev::Arrive(Arrival {
-                            request: request.clone(),
-                            fate: Fate::Ok,
-                            dup: true,
-                            orphan: true,
-                            ..a
-                        }),
-                    );
+        if let Fate::Fail(step) = fate {
+            if !step.applied() {
+                let replied = self.reply(&a, step.outcome());
+                if awaited && replied {
+                    self.settle(node, req, spec_trace::fail(&SimConfig::node_id(node), step));
                 }
-                match fate {
-                    // The reply never reaches the client, which times out.
-                    Fate::Fail(FailureStep::PostReply | FailureStep::DeliverReply) => return,
-                    // It arrives, and the client cannot use it.
-                    Fate::Fail(step) => step.outcome(),
-                    Fate::Ok => Outcome::Success(response),
-                }
+                return;
             }
+        }
+        let response = self.apply(node, request);
+        let mut copied = false;
+        if !dup
+            && !self.healed
+            && !matches!(request, Request::Watch { .. })
+            && self.rng.random_bool(self.plan.rate(FaultKind::Duplicate))
+        {
+            // The network hands the registry a second copy later; its reply is lost.
+            self.coverage.fault(FaultKind::Duplicate);
+            copied = true;
+            let later = self
+                .rng
+                .random_range(1..=self.config.network.request_timeout);
+            self.push(
+                self.now + later,
+                Ev::Arrive(Arrival {
+                    request: request.clone(),
+                    fate: Fate::Ok,
+                    dup: true,
+                    orphan: true,
+                    ..a.clone()
+                }),
+            );
+        }
+        let compacted = matches!(response, Response::Compacted { .. });
+        let replied = match fate {
+            // The reply never reaches the client, which times out.
+            Fate::Fail(FailureStep::PostReply | FailureStep::DeliverReply) => false,
+            // It arrives, and the client cannot use it.
+            Fate::Fail(step) => self.reply(&a, step.outcome()),
+            Fate::Ok => self.reply(&a, Outcome::Success(response)),
         };
-        if dup || orphan || self.hosts[node].inc != inc || !self.processes[node].up {
+        if self.current.is_none() {
             return;
+        }
+        let n = SimConfig::node_id(node);
+        let Some(op) = spec_trace::request(request) else {
+            return; // a keep-alive: the spec has none
+        };
+        if !awaited {
+            // Given up on (timed out, fenced, crashed), or a copy: it lands off the wire.
+            let name = if copied {
+                "DeliverOrphanKeep"
+            } else {
+                "DeliverOrphan"
+            };
+            return self.label(spec_trace::action(name, Some(&n), json!({ "op": op })));
+        }
+        if copied {
+            self.label(spec_trace::action("Duplicate", Some(&n), Json::Null));
+        }
+        let what = match (fate, replied) {
+            (_, false) => spec_trace::fail(&n, FailureStep::PostReply),
+            (Fate::Fail(step), true) => spec_trace::fail(&n, step),
+            (Fate::Ok, true) if compacted => {
+                spec_trace::action("WatchCompacted", Some(&n), Json::Null)
+            }
+            (Fate::Ok, true) => spec_trace::action("Deliver", Some(&n), Json::Null),
+        };
+        self.settle(node, req, what);
+    }
+
+    /// Send the outcome of an arrived request back to its client, unless it cannot get there
+    /// before the client gives up. Returns whether it was sent.
+    fn reply(&mut self, a: &Arrival, outcome: Outcome) -> bool {
+        let Arrival {
+            node,
+            inc,
+            req,
+            dup,
+            orphan,
+            ..
+        } = *a;
+        if dup || orphan || self.hosts[node].inc != inc || !self.processes[node].up {
+            return false;
         }
         if self.hosts[node].blocked_from() {
-            return; // the reply is lost; the client times out
+            return false; // the reply is lost; the client times out
         }
         let Some(&deadline) = self.hosts[node].outstanding.get(&req) else {
-            return;
+            return false;
         };
         // A watch's creation comes back on its stream, ordered with its events and its break.
-        let dir = match request {
+        let dir = match a.request {
             Request::Watch { .. } => Direction::Watch,
             _ => Direction::Reply,
         };
         let at = self.arrival(node, dir);
         if at > deadline {
-            return; // the client will have given up
+            return false; // the client will have given up
         }
         self.push(
             at,
@@ -699,6 +765,23 @@ impl<'c> Sim<'c> {
                 outcome,
             },
         );
+        true
+    }
+
+    /// With tracing: the spec action for an awaited request's arrival.
+    fn settle(&mut self, node: usize, req: ReqId, what: Json) {
+        self.hosts[node].settled.insert(req);
+        self.label(what);
+    }
+
+    /// With tracing: one more spec action for the current event.
+    fn label(&mut self, action: Json) {
+        if let Some(step) = self.current.as_mut() {
+            step.spec
+                .get_or_insert_with(Default::default)
+                .actions
+                .push(action);
+        }
     }
 
     /// The registry processes a request from node `i`; writes are judged as they happen.
@@ -832,7 +915,15 @@ impl<'c> Sim<'c> {
             return;
         }
         let local = Time(self.hosts[i].clock.local(self.now));
+        let before = self
+            .current
+            .is_some()
+            .then(|| self.processes[i].node.clone());
+        let labelled = before.is_some().then(|| input.clone());
         let outputs = self.processes[i].node.handle(local, input);
+        if let (Some(before), Some(input)) = (before, labelled) {
+            self.label_input(i, &before, &input);
+        }
         for output in outputs {
             if let Some(step) = self.current.as_mut() {
                 step.outputs.push(describe_output(&output));
@@ -841,9 +932,68 @@ impl<'c> Sim<'c> {
         }
     }
 
+    /// With tracing: the spec action for node `i` taking `input` (in state `before`).
+    fn label_input(&mut self, i: usize, before: &Node, input: &Input) {
+        let n = SimConfig::node_id(i);
+        let after = &self.processes[i].node;
+        let name = match input {
+            Input::Join => match before.phase() {
+                // The very first joins are the spec's initial state.
+                Phase::Idle if self.step == 0 => return,
+                Phase::Idle => "Restart",
+                Phase::Left => "Join",
+                _ => return,
+            },
+            Input::Leave if before.phase() == Phase::Member => "Leave",
+            Input::Leave => return,
+            Input::Reply { req, outcome } => {
+                if before.pending_request() == Some(*req) {
+                    if !self.hosts[i].settled.remove(req) {
+                        // Nothing of it reached the registry in the trace: failed before it was
+                        // posted, or timed out (it may still land later).
+                        let what = match outcome {
+                            Outcome::PostFailed => spec_trace::fail(&n, FailureStep::PostRequest),
+                            _ => spec_trace::action("TimeOut", Some(&n), Json::Null),
+                        };
+                        self.label(what);
+                    }
+                    "Reply"
+                } else if before.lease().is_some() && after.lease().is_none() {
+                    "LeaseGone" // a keep-alive found the lease gone
+                } else {
+                    return;
+                }
+            }
+            Input::Watch(event) => {
+                if before.view().rev == 0 || event.rev <= before.view().rev {
+                    return;
+                }
+                let a = spec_trace::action("WatchTo", Some(&n), json!({ "rev": event.rev }));
+                return self.label(a);
+            }
+            // A stream can break twice before the client notices: the second changes nothing.
+            Input::WatchBroken if before == after => return,
+            Input::WatchBroken => "BreakWatch",
+            Input::Timer(TimerKind::Fence) if before.lease().is_some() => "Lapse",
+            Input::Timer(TimerKind::RebalanceHold) if before.holding() => "HoldOver",
+            Input::Timer(TimerKind::Retry) if before.backing_off() => "Retry",
+            Input::Timer(_) => return,
+            Input::Started(r) | Input::Stopped(r) => {
+                let a = spec_trace::action("App", Some(&n), json!({ "r": r.0 }));
+                return self.label(a);
+            }
+        };
+        self.label(spec_trace::action(name, Some(&n), Json::Null));
+    }
+
     fn carry_out(&mut self, i: usize, output: Output) {
         match output {
-            Output::Send { req, request } => self.send(i, req, request),
+            Output::Send { req, request } => {
+                if self.current.is_some() {
+                    self.hosts[i].sent.insert(req, request.clone());
+                }
+                self.send(i, req, request)
+            }
             Output::SetTimer { kind, at } => {
                 let h = &mut self.hosts[i];
                 h.timer_gen[timer_index(kind)] += 1;
@@ -979,6 +1129,11 @@ impl<'c> Sim<'c> {
     }
 
     fn crash(&mut self, i: usize, down: u64) {
+        self.label(spec_trace::action(
+            "Crash",
+            Some(&SimConfig::node_id(i)),
+            Json::Null,
+        ));
         self.processes[i].up = false;
         self.processes[i].node = self.fresh_node(i);
         self.processes[i].app.crash();
@@ -987,6 +1142,8 @@ impl<'c> Sim<'c> {
         h.paused = false;
         h.queue.clear();
         h.outstanding.clear();
+        h.sent.clear();
+        h.settled.clear();
         h.conn += 1;
         // A new process opens new connections: nothing queues behind the old ones.
         h.last_request = self.now;
@@ -1083,6 +1240,7 @@ impl<'c> Sim<'c> {
                     };
                     let before = self.registry.revision();
                     let (_, deliveries) = self.registry.txn(&txn);
+                    self.label(spec_trace::action("Admin", None, json!({ "r": r.0 })));
                     self.note_registry(before);
                     self.route(deliveries);
                 }
@@ -1247,6 +1405,29 @@ impl<'c> Sim<'c> {
         }
     }
 
+    /// The state in the spec's terms (see [`spec_trace`]).
+    fn spec_state(&self) -> Json {
+        let nodes: Vec<protocol::NodeId> = (0..self.config.nodes).map(SimConfig::node_id).collect();
+        let resources: Vec<protocol::ResourceId> = (0..self.config.universe())
+            .map(SimConfig::resource_id)
+            .collect();
+        let nd = self.processes.iter().enumerate().map(|(i, p)| {
+            let req = p
+                .node
+                .pending_request()
+                .and_then(|r| self.hosts[i].sent.get(&r));
+            (
+                json!(nodes[i].0),
+                spec_trace::node(&p.node, p.up, req, &resources),
+            )
+        });
+        json!({
+            "reg": spec_trace::registry(&self.registry, &nodes, &resources),
+            "nd": spec_trace::function(nd),
+            "access": spec_trace::access(nodes.iter().zip(self.processes.iter().map(|p| &p.app.accessing))),
+        })
+    }
+
     fn begin_step(&self, ev: &Ev) -> TraceStep {
         let (event, node, detail) = describe_event(ev);
         TraceStep {
@@ -1259,10 +1440,14 @@ impl<'c> Sim<'c> {
             registry: Vec::new(),
             state: None,
             violations: Vec::new(),
+            spec: None,
         }
     }
 
     fn end_step(&self, mut step: TraceStep) -> TraceStep {
+        if step.step == 0 || step.spec.is_some() {
+            step.spec.get_or_insert_with(Default::default).state = self.spec_state();
+        }
         if let Some(name) = &step.node {
             if let Some(i) = node_index(&protocol::NodeId::new(name), self.config.nodes) {
                 step.state = Some(self.node_state(i));

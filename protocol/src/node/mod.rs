@@ -381,6 +381,31 @@ impl Node {
         self.watch
     }
 
+    /// Whether its view is read (a `Range` answered since it last had to re-read).
+    pub fn synced(&self) -> bool {
+        self.synced
+    }
+
+    /// Whether it backs off after a failed request.
+    pub fn backing_off(&self) -> bool {
+        self.backoff
+    }
+
+    /// Whether, as leader, it holds assignment writes for the minimum rebalance interval.
+    pub fn holding(&self) -> bool {
+        self.hold
+    }
+
+    /// The revision of its own last write, which its view must reach before it decides.
+    pub fn wait_rev(&self) -> Revision {
+        self.wait_rev
+    }
+
+    /// The id of its protocol request in flight (not the keep-alive).
+    pub fn pending_request(&self) -> Option<ReqId> {
+        self.inflight.as_ref().map(|i| i.req)
+    }
+
     /// The term it leads in, if it knows itself leader.
     pub fn term(&self) -> Option<u64> {
         self.term

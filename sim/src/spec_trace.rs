@@ -1,0 +1,242 @@
+//! The run in the vocabulary of the TLA+ spec (`tla/Rebalanser.tla`), for trace validation:
+//! with each event, the spec actions it amounts to and the state the spec must then be in.
+//! `rebalanser tla --validate-trace` turns these into a TLA+ module and asks TLC whether the
+//! spec has that behaviour.
+//!
+//! Values are JSON in a small encoding of TLA+ values: objects are records, `null` is `NONE`,
+//! and `{"$set": [...]}` and `{"$fn": [[key, value], ...]}` are sets and functions.
+
+use protocol::node::{Local, Phase, WatchState};
+use protocol::registry::{Compare, Key, Op, Registry, Request, Value};
+use protocol::{Node, NodeId, ResourceId};
+use serde::Serialize;
+use serde_json::{json, Value as Json};
+use std::collections::BTreeSet;
+
+/// What one event amounts to in the spec.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SpecStep {
+    /// The spec actions, in order (each a record naming the action and its arguments).
+    pub actions: Vec<Json>,
+    /// The state after them: registry, nodes, what each application accesses.
+    pub state: Json,
+}
+
+/// A spec action on node `n`, with more arguments in `args`.
+pub fn action(name: &str, node: Option<&NodeId>, args: Json) -> Json {
+    let mut a = json!({ "a": name });
+    if let Some(n) = node {
+        a["n"] = json!(n.0);
+    }
+    if let Json::Object(extra) = args {
+        for (k, v) in extra {
+            a[k] = v;
+        }
+    }
+    a
+}
+
+/// The spec's `Fail(n, step)`: the request fails at `step` (applied first if the step says so).
+pub fn fail(node: &NodeId, step: protocol::FailureStep) -> Json {
+    use protocol::FailureStep as S;
+    let name = match step {
+        S::PostRequest => "POST_REQUEST",
+        S::DeliverRequest => "DELIVER_REQUEST",
+        S::ValidateRequest => "VALIDATE_REQUEST",
+        S::UpdateServerState => "UPDATE_SERVER_STATE",
+        S::PostReply => "POST_REPLY",
+        S::DeliverReply => "DELIVER_REPLY",
+        S::ValidateReply => "VALIDATE_REPLY",
+        S::UpdateClientState => "UPDATE_CLIENT_STATE",
+    };
+    action("Fail", Some(node), json!({ "step": name }))
+}
+
+/// A TLA+ set.
+pub fn set(items: impl IntoIterator<Item = Json>) -> Json {
+    json!({ "$set": items.into_iter().collect::<Vec<_>>() })
+}
+
+/// A TLA+ function.
+pub fn function(pairs: impl IntoIterator<Item = (Json, Json)>) -> Json {
+    let pairs: Vec<Json> = pairs.into_iter().map(|(k, v)| json!([k, v])).collect();
+    json!({ "$fn": pairs })
+}
+
+fn session_at(value: &Value, create_rev: u64) -> Json {
+    match value {
+        Value::Session(s) => json!({ "n": s.node.0, "l": s.lease.0, "c": create_rev }),
+        _ => Json::Null,
+    }
+}
+
+/// An assignment as the spec records it (`mr`: the key's mod revision, 0 in a request).
+fn assignment(a: &protocol::allocate::Assignment, mr: u64) -> Json {
+    let m = a
+        .shares
+        .iter()
+        .flat_map(|(n, rs)| rs.iter().map(move |r| (json!(r.0), json!(n.0))));
+    json!({
+        "t": a.term,
+        "e": a.epoch,
+        "mem": set(a.shares.keys().map(|n| json!(n.0))),
+        "m": function(m),
+        "mr": mr,
+    })
+}
+
+/// The registry as the spec's `reg` (without its lease counter and watchers).
+pub fn registry(reg: &Registry, nodes: &[NodeId], resources: &[ResourceId]) -> Json {
+    let mem = nodes.iter().map(|n| {
+        let v = reg.get(&Key::Member(n.clone())).map_or(
+            Json::Null,
+            |kv| json!({ "l": kv.lease.map_or(0, |l| l.0), "c": kv.create_rev }),
+        );
+        (json!(n.0), v)
+    });
+    let ldr = reg
+        .get(&Key::Leader)
+        .map_or(Json::Null, |kv| session_at(&kv.value, kv.create_rev));
+    let res = resources
+        .iter()
+        .filter(|r| reg.get(&Key::Resource((*r).clone())).is_some())
+        .map(|r| json!(r.0));
+    let asg = reg
+        .get(&Key::Assignment)
+        .and_then(|kv| match &kv.value {
+            Value::Assignment(a) => Some(assignment(a, kv.mod_rev)),
+            _ => None,
+        })
+        .unwrap_or(Json::Null);
+    let bar = resources.iter().map(|r| {
+        let v = reg
+            .get(&Key::Barrier(r.clone()))
+            .map_or(Json::Null, |kv| session_at(&kv.value, kv.create_rev));
+        (json!(r.0), v)
+    });
+    json!({
+        "rev": reg.revision(),
+        "mem": function(mem),
+        "ldr": ldr,
+        "res": set(res),
+        "asg": asg,
+        "bar": function(bar),
+        "leases": set(reg.leases().map(|(l, _)| json!(l.0))),
+    })
+}
+
+/// A request as the spec's `op`; `None` for a keep-alive (the spec has no keep-alives).
+pub fn request(request: &Request) -> Option<Json> {
+    Some(match request {
+        Request::Grant { .. } => json!({ "k": "grant" }),
+        Request::Range => json!({ "k": "range" }),
+        Request::Watch { .. } => json!({ "k": "watch" }),
+        Request::Revoke { lease } => json!({ "k": "revoke", "l": lease.0 }),
+        Request::KeepAlive { .. } => return None,
+        Request::Txn(txn) => {
+            let put = txn.then.first()?;
+            match put {
+                Op::Put {
+                    key: Key::Member(_),
+                    lease,
+                    ..
+                } => json!({ "k": "register", "l": lease.map_or(0, |l| l.0) }),
+                Op::Put {
+                    key: Key::Leader,
+                    lease,
+                    ..
+                } => json!({ "k": "elect", "l": lease.map_or(0, |l| l.0) }),
+                Op::Put {
+                    key: Key::Assignment,
+                    value: Value::Assignment(a),
+                    ..
+                } => {
+                    let mut t = a.term;
+                    let mut seen = 0;
+                    for c in &txn.compare {
+                        match c {
+                            Compare::CreateRevIs(Key::Leader, term) => t = *term,
+                            Compare::ModRevIs(Key::Assignment, rev) => seen = *rev,
+                            _ => {}
+                        }
+                    }
+                    json!({ "k": "assign", "t": t, "seen": seen, "a": assignment(a, 0) })
+                }
+                Op::Put {
+                    key: Key::Barrier(r),
+                    lease,
+                    ..
+                } => json!({ "k": "acquire", "r": r.0, "l": lease.map_or(0, |l| l.0) }),
+                Op::Delete {
+                    key: Key::Barrier(r),
+                } => {
+                    let mut l = 0;
+                    let mut c = 0;
+                    for cmp in &txn.compare {
+                        match cmp {
+                            Compare::ValueIs(_, Value::Session(s)) => l = s.lease.0,
+                            Compare::CreateRevIs(_, rev) => c = *rev,
+                            _ => {}
+                        }
+                    }
+                    json!({ "k": "release", "r": r.0, "l": l, "c": c })
+                }
+                _ => return None,
+            }
+        }
+    })
+}
+
+fn phase(p: Phase) -> &'static str {
+    match p {
+        Phase::Idle => "idle",
+        Phase::Joining => "joining",
+        Phase::Member => "member",
+        Phase::Leaving => "leaving",
+        Phase::Left => "left",
+    }
+}
+
+fn local(l: &Local) -> Json {
+    let (st, lease) = match l {
+        Local::Acquiring => ("acquiring", 0),
+        Local::Starting(l) => ("starting", l.0),
+        Local::Running(l) => ("running", l.0),
+        Local::Stopping(l) => ("stopping", l.0),
+        Local::Releasing(l) => ("releasing", l.0),
+    };
+    json!({ "st": st, "l": lease })
+}
+
+/// A node as the spec's record, projected: `req` is the request in flight (its `op`).
+pub fn node(node: &Node, up: bool, req: Option<&Request>, resources: &[ResourceId]) -> Json {
+    let loc = resources.iter().map(|r| {
+        let v = node.resources().get(r).map_or(Json::Null, local);
+        (json!(r.0), v)
+    });
+    json!({
+        "up": up,
+        "ph": phase(node.phase()),
+        "l": node.lease().map_or(0, |l| l.0),
+        "term": node.term().unwrap_or(0),
+        "vrev": node.view().rev,
+        "synced": node.synced(),
+        "watch": node.watch_state() == WatchState::Live,
+        "backoff": node.backing_off(),
+        "hold": node.holding(),
+        "wr": node.wait_rev(),
+        "loc": function(loc),
+        "req": req.and_then(request).unwrap_or(Json::Null),
+    })
+}
+
+/// What each application accesses.
+pub fn access<'a>(
+    accessing: impl IntoIterator<Item = (&'a NodeId, &'a BTreeSet<ResourceId>)>,
+) -> Json {
+    function(
+        accessing
+            .into_iter()
+            .map(|(n, rs)| (json!(n.0), set(rs.iter().map(|r| json!(r.0))))),
+    )
+}
