@@ -38,18 +38,8 @@ pub fn action(name: &str, node: Option<&NodeId>, args: Json) -> Json {
 
 /// The spec's `Fail(n, step)`: the request fails at `step` (applied first if the step says so).
 pub fn fail(node: &NodeId, step: protocol::FailureStep) -> Json {
-    use protocol::FailureStep as S;
-    let name = match step {
-        S::PostRequest => "POST_REQUEST",
-        S::DeliverRequest => "DELIVER_REQUEST",
-        S::ValidateRequest => "VALIDATE_REQUEST",
-        S::UpdateServerState => "UPDATE_SERVER_STATE",
-        S::PostReply => "POST_REPLY",
-        S::DeliverReply => "DELIVER_REPLY",
-        S::ValidateReply => "VALIDATE_REPLY",
-        S::UpdateClientState => "UPDATE_CLIENT_STATE",
-    };
-    action("Fail", Some(node), json!({ "step": name }))
+    // The spec names the steps as protocol/src/rpc.rs does.
+    action("Fail", Some(node), json!({ "step": step.name() }))
 }
 
 /// A TLA+ set.
