@@ -87,6 +87,15 @@ struct TlaArgs {
     /// could not take), 2 if a file is not a trace.
     #[arg(long, value_name = "TRACE.ndjson", num_args = 1.., conflicts_with_all = ["config", "mutant", "list", "cross_check"])]
     validate_trace: Vec<PathBuf>,
+    /// Counterexample replay: map TLC's counterexample back onto the Rust model and replay it
+    /// through the protocol core, which must reach the same violation. For the replay TLC
+    /// checks the spec as the code runs: watch streams delivered one revision at a time
+    /// (tla/RebalanserStepwise.tla) and `Hold = TRUE`. Exit 0 if the core reproduces the
+    /// violation (or TLC finds nothing to replay), 1 if it does not (the output names the TLC
+    /// state the core could not reach and how the two differ), 2 if the model cannot express
+    /// the configuration (late requests, compacted watches, other names).
+    #[arg(long, conflicts_with_all = ["list", "cross_check"])]
+    replay: bool,
 }
 
 #[derive(Args, Debug)]
@@ -457,6 +466,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             workers: args.workers,
             json: args.json,
             list: args.list,
+            replay: args.replay,
         }),
         Command::Mutants(args) => {
             let catalogue = output::mutant_catalogue();

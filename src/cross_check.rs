@@ -1,9 +1,12 @@
 //! `rebalanser tla --cross-check`: mutant parity. The clean protocol and every mutant go
 //! through all three checkers (TLC on the TLA+ spec, the stateright model checker, the
 //! simulator); parity means the clean protocol holds under each and each kills every mutant.
+//! Each mutant's TLC counterexample is also replayed through the Rust core
+//! (`crate::tla_replay`), which must reach the same violation.
 
 use crate::output;
 use crate::tla::{self, TlcJob};
+use crate::tla_replay;
 use model::check::{self, CheckOptions, Status};
 use model::ModelConfig;
 use protocol::Mutant;
@@ -90,11 +93,32 @@ struct SimCell {
     events: u64,
 }
 
+/// A mutant's TLC counterexample replayed through the Rust core.
+#[derive(Serialize, Debug)]
+struct ReplayCell {
+    /// The core reached the violation TLC reports.
+    reproduced: bool,
+    /// The property.
+    property: Option<String>,
+    /// States in TLC's counterexample (a run of the stepwise-watch spec, `Hold = TRUE`).
+    tlc_states: usize,
+    /// Model steps that replayed them.
+    core_steps: usize,
+    /// TLC and the replay.
+    seconds: f64,
+    /// Why not, if not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    why_not: Option<String>,
+}
+
 #[derive(Serialize, Debug)]
 struct Cells {
     tlc: Cell,
     model: Cell,
     sim: SimCell,
+    /// Mutants only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replay: Option<ReplayCell>,
 }
 
 #[derive(Serialize, Debug)]
@@ -111,7 +135,8 @@ struct CrossCheckReport {
     schema_version: u32,
     command: &'static str,
     rows: Vec<Row>,
-    /// The clean protocol holds under every checker and every checker kills every mutant.
+    /// The clean protocol holds under every checker, every checker kills every mutant, and
+    /// every mutant's TLC counterexample replays through the core.
     all_agree: bool,
     seconds: f64,
 }
@@ -119,6 +144,8 @@ struct CrossCheckReport {
 /// The checkers, as table headings and in sentences.
 const CHECKERS: [&str; 3] = ["TLC", "model checker", "simulator"];
 const CHECKERS_IN_SENTENCES: [&str; 3] = ["TLC", "the model checker", "the simulator"];
+/// The replay column's heading.
+const REPLAY: &str = "TLC -> core replay";
 
 fn subject_code(subject: Option<Mutant>) -> &'static str {
     subject.map_or("clean", Mutant::code)
@@ -144,16 +171,34 @@ pub fn run(req: CrossCheckRequest) -> Result<ExitCode, String> {
         .iter()
         .map(|&s| tlc_jobs(&dir, s, req.workers))
         .collect::<Result<Vec<_>, String>>()?;
+    let replay_jobs = Mutant::ALL
+        .into_iter()
+        .map(|m| {
+            let name = format!("mutant-{}", m.code());
+            let path = dir.join(format!("{name}.cfg"));
+            let cfg = std::fs::read_to_string(&path)
+                .map_err(|e| format!("the cross-check needs {}: {e}", path.display()))?;
+            tla_replay::job(
+                &dir,
+                &name,
+                &tla::set_mutant(&cfg, m.code()),
+                Some(m),
+                req.workers,
+            )
+            .map_err(|e| format!("the replay of {name}: {e}"))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
     let threads = usize::from(req.workers);
     eprintln!(
         "cross-check: the clean protocol and {} mutants through TLC, the model checker and the \
-         simulator (seeds {}..{}); about two minutes",
+         simulator (seeds {}..{}), and each mutant's TLC counterexample replayed through the \
+         Rust core; about two and a half minutes",
         Mutant::ALL.len(),
         SEEDS.start,
         SEEDS.end
     );
     let started = Instant::now();
-    let total = subjects.len() * CHECKERS.len();
+    let total = subjects.len() * CHECKERS.len() + replay_jobs.len();
     let mut finished = 0;
     let mut progress = |subject: Option<Mutant>, checker: &str, text: &str| {
         finished += 1;
@@ -170,10 +215,24 @@ pub fn run(req: CrossCheckRequest) -> Result<ExitCode, String> {
         progress(subject, CHECKERS[1], &describe(&model, "steps"));
         let sim = sim_cell(subject, threads);
         progress(subject, CHECKERS[2], &describe_sim(&sim));
+        let replay = match subject {
+            Some(m) => {
+                let job = &replay_jobs[Mutant::ALL.iter().position(|x| *x == m).unwrap_or(0)];
+                let cell = replay_cell(&dir, m, job)?;
+                progress(subject, REPLAY, &describe_replay(Some(&cell)));
+                Some(cell)
+            }
+            None => None,
+        };
         rows.push(Row {
             subject: subject_code(subject).to_string(),
             name: subject_name(subject).to_string(),
-            cells: Cells { tlc, model, sim },
+            cells: Cells {
+                tlc,
+                model,
+                sim,
+                replay,
+            },
         });
     }
     let report = CrossCheckReport {
@@ -183,6 +242,7 @@ pub fn run(req: CrossCheckRequest) -> Result<ExitCode, String> {
             [&r.cells.tlc, &r.cells.model, &r.cells.sim.cell]
                 .iter()
                 .all(|c| c.verdict.agrees())
+                && r.cells.replay.as_ref().is_none_or(|c| c.reproduced)
         }),
         rows,
         seconds: started.elapsed().as_secs_f64(),
@@ -248,6 +308,33 @@ fn tlc_cell(dir: &Path, subject: Option<Mutant>, jobs: &[TlcJob]) -> Result<Cell
         length: None,
         seconds,
         distinct_states: Some(states),
+    })
+}
+
+/// TLC on the mutant's configuration for the replay, and its counterexample replayed.
+fn replay_cell(dir: &Path, mutant: Mutant, job: &TlcJob) -> Result<ReplayCell, String> {
+    let started = Instant::now();
+    let report = tla::run_tlc(dir, job)?;
+    let Some(property) = report.violated_property() else {
+        return Ok(ReplayCell {
+            reproduced: false,
+            property: None,
+            tlc_states: 0,
+            core_steps: 0,
+            seconds: started.elapsed().as_secs_f64(),
+            why_not: Some("TLC found no counterexample to replay".into()),
+        });
+    };
+    let replayed = tla_replay::replay(&job.cfg, Some(mutant), property, report.counterexample())?;
+    Ok(ReplayCell {
+        reproduced: replayed.reproduced,
+        property: Some(property.to_string()),
+        tlc_states: report.counterexample_length().unwrap_or(0),
+        core_steps: replayed.core_steps,
+        seconds: started.elapsed().as_secs_f64(),
+        why_not: replayed
+            .divergence
+            .map(|d| format!("TLC state {}: {}", d.tlc_state, d.why)),
     })
 }
 
@@ -366,12 +453,27 @@ fn describe_sim(s: &SimCell) -> String {
     }
 }
 
+fn describe_replay(c: Option<&ReplayCell>) -> String {
+    match c {
+        None => "-".to_string(),
+        Some(c) if c.reproduced => format!(
+            "reproduced ({}, {} -> {} core steps, {:.1} s)",
+            c.property.as_deref().unwrap_or("?"),
+            c.tlc_states,
+            c.core_steps,
+            c.seconds
+        ),
+        Some(c) => format!("NOT REPRODUCED ({})", c.why_not.as_deref().unwrap_or("?")),
+    }
+}
+
 fn render(r: &CrossCheckReport) -> String {
-    let mut table: Vec<[String; 4]> = vec![[
+    let mut table: Vec<[String; 5]> = vec![[
         "subject".to_string(),
         CHECKERS[0].to_string(),
         CHECKERS[1].to_string(),
         CHECKERS[2].to_string(),
+        REPLAY.to_string(),
     ]];
     for row in &r.rows {
         table.push([
@@ -379,9 +481,10 @@ fn render(r: &CrossCheckReport) -> String {
             describe(&row.cells.tlc, "states"),
             describe(&row.cells.model, "steps"),
             describe_sim(&row.cells.sim),
+            describe_replay(row.cells.replay.as_ref()),
         ]);
     }
-    let widths: Vec<usize> = (0..4)
+    let widths: Vec<usize> = (0..5)
         .map(|k| {
             table
                 .iter()
@@ -394,7 +497,8 @@ fn render(r: &CrossCheckReport) -> String {
     let _ = writeln!(
         out,
         "\nmutant parity (counterexample length: TLC in states, the model checker in steps, the \
-         simulator in events of the lowest failing seed of {}..{}):\n",
+         simulator in events of the lowest failing seed of {}..{}; the replay of TLC's \
+         counterexample through the Rust core in TLC states -> core steps):\n",
         SEEDS.start, SEEDS.end
     );
     for t in &table {
@@ -417,13 +521,19 @@ fn render(r: &CrossCheckReport) -> String {
                 ));
             }
         }
+        if row.cells.replay.as_ref().is_some_and(|c| !c.reproduced) {
+            disagreements.push(format!(
+                "{}'s TLC counterexample does not replay through the core",
+                row.subject
+            ));
+        }
     }
     let _ = writeln!(out, "\n{:.0} s in all", r.seconds);
     if disagreements.is_empty() {
         let _ = writeln!(
             out,
-            "verdict: parity: the clean protocol holds under all three checkers and each kills \
-             every mutant"
+            "verdict: parity: the clean protocol holds under all three checkers, each kills \
+             every mutant, and every mutant's TLC counterexample replays through the core"
         );
     } else {
         let _ = writeln!(out, "verdict: NO PARITY: {}", disagreements.join("; "));

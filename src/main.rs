@@ -5,7 +5,9 @@ mod cross_check;
 mod output;
 mod simulate;
 mod tla;
+mod tla_replay;
 mod tla_trace;
+mod tla_value;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -66,6 +66,9 @@ pub struct TlaReport {
     /// `holds` or `violated`.
     verdict: &'static str,
     violation: Option<TlaViolation>,
+    /// With `--replay`: the counterexample replayed through the Rust core.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replay: Option<crate::tla_replay::Replayed>,
 }
 
 impl TlaReport {
@@ -150,6 +153,8 @@ pub struct TlaRequest {
     pub json: Option<PathBuf>,
     /// List the configurations.
     pub list: bool,
+    /// Replay the counterexample through the Rust core.
+    pub replay: bool,
 }
 
 /// [`tla_dir`], if the spec is there.
@@ -197,34 +202,56 @@ pub fn run(req: TlaRequest) -> Result<ExitCode, String> {
     if let Some(m) = req.mutant {
         cfg = set_mutant(&cfg, m.code());
     }
+    let job = if req.replay {
+        crate::tla_replay::job(&dir, &name, &cfg, req.mutant, req.workers)
+            .map_err(|e| format!("--replay on {name}: {e}"))?
+    } else {
+        TlcJob {
+            label: name.clone(),
+            module: SPEC.to_string(),
+            files: Vec::new(),
+            cfg: cfg.clone(),
+            workers: req.workers,
+        }
+    };
     eprintln!(
-        "TLC on {name}{}: {about}",
+        "TLC on {name}{}{}: {about}",
         req.mutant.map_or(String::new(), |m| format!(
             " with {} ({})",
             m.name(),
             m.code()
-        ))
+        )),
+        if req.replay {
+            ", watch streams stepwise and Hold = TRUE, for the replay"
+        } else {
+            ""
+        }
     );
-    let report = run_tlc(
-        &dir,
-        &TlcJob {
-            label: name,
-            module: SPEC.to_string(),
-            files: Vec::new(),
-            cfg,
-            workers: req.workers,
-        },
-    )?;
-    let report = TlaReport {
+    let report = run_tlc(&dir, &job)?;
+    let mut report = TlaReport {
         about: about.clone(),
         mutant: req.mutant.map(|m| m.code().to_string()),
         ..report
     };
     print!("{}", render(&report));
+    if req.replay {
+        if let Some(v) = &report.violation {
+            let replayed =
+                crate::tla_replay::replay(&job.cfg, req.mutant, &v.property, &v.counterexample)?;
+            print!("{}", crate::tla_replay::render(&replayed));
+            report.replay = Some(replayed);
+        } else {
+            println!("\nreplay: nothing to replay (TLC found no violation)");
+        }
+    }
     if let Some(path) = &req.json {
         output::write_json(path, &report)?;
     }
-    Ok(if report.violation.is_some() {
+    let failed = match &report.replay {
+        Some(r) => !r.reproduced,
+        None => report.violation.is_some() && !req.replay,
+    };
+    Ok(if failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -367,10 +394,16 @@ pub fn tools_ready(dir: &Path) -> Result<String, String> {
 
 /// The configuration with its `Mutant` constant replaced.
 pub fn set_mutant(cfg: &str, code: &str) -> String {
+    set_constant(cfg, "Mutant", &format!("\"{code}\""))
+}
+
+/// The configuration with constant `name` set to `value` (TLA+ text).
+pub fn set_constant(cfg: &str, name: &str, value: &str) -> String {
+    let prefix = format!("{name} =");
     cfg.lines()
         .map(|l| {
-            if l.trim_start().starts_with("Mutant =") {
-                format!("    Mutant = \"{code}\"")
+            if l.trim_start().starts_with(&prefix) {
+                format!("    {name} = {value}")
             } else {
                 l.to_string()
             }
@@ -451,6 +484,7 @@ fn parse(text: &str, cfg: &str, seconds: f64) -> Result<TlaReport, String> {
             "holds"
         },
         violation,
+        replay: None,
     })
 }
 
@@ -507,7 +541,10 @@ fn counterexample(text: &str) -> Vec<TlaState> {
             if line.is_empty() {
                 continue;
             }
-            if line.starts_with("Error") || line.contains("states generated") {
+            if line.starts_with("Error")
+                || line.starts_with("Finished")
+                || line.contains("states generated")
+            {
                 break;
             }
             s.state.push_str(line);

@@ -1,6 +1,7 @@
-//! TLC on the TLA+ spec: every CI configuration holds, the timing breach is caught, and the
+//! TLC on the TLA+ spec: every CI configuration holds, the timing breach is caught, the
 //! cross-check finds every mutant killed by TLC, the model checker and the simulator alike
-//! (with the property TLC should name); bad input exits 2. Needs Java 17 and `tla/setup.sh`.
+//! (with the property TLC should name) and every mutant's TLC counterexample replayed through
+//! the Rust core to the same violation; bad input exits 2. Needs Java 17 and `tla/setup.sh`.
 
 mod common;
 
@@ -93,7 +94,36 @@ fn every_checker_kills_every_mutant_and_passes_the_clean_protocol() {
         }
         assert_eq!(row["cells"]["tlc"]["property"], expected, "{subject}");
         assert!(row["cells"]["sim"]["seed"].is_u64(), "{subject}");
+        // TLC's counterexample, replayed through the Rust core, reaches the same violation.
+        let replay = &row["cells"]["replay"];
+        assert_eq!(replay["reproduced"], true, "{subject}: {replay}");
+        assert_eq!(replay["property"], expected, "{subject}: {replay}");
+        assert!(
+            replay["core_steps"].as_u64().unwrap() >= 1,
+            "{subject}: {replay}"
+        );
     }
+    assert!(rows[0]["cells"].get("replay").is_none());
+}
+
+#[test]
+fn a_counterexample_replays_through_the_core() {
+    let (code, v) = json_of("replay-M2", &["--mutant", "M2", "--replay"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["violation"]["property"], "access_holds_barrier");
+    let r = &v["replay"];
+    assert_eq!(r["reproduced"], true, "{r}");
+    assert_eq!(r["property"], "access_holds_barrier");
+    let steps = r["steps"].as_array().unwrap();
+    assert_eq!(
+        steps.len() as u64,
+        v["violation"]["length"].as_u64().unwrap(),
+        "one replay step per TLC state: {r}"
+    );
+    assert!(
+        r["core_says"].as_str().unwrap().contains("r1"),
+        "the core's own words name the resource: {r}"
+    );
 }
 
 #[test]
@@ -125,6 +155,10 @@ fn bad_input_exits_2() {
         err.contains("--cross-check") && err.contains("--config"),
         "{err}"
     );
+    // The model has no late requests: it cannot replay ci-late's counterexamples.
+    let (code, _, err) = tla(&["--config", "ci-late", "--replay"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("ci-late") && err.contains("MaxLate"), "{err}");
     let (code, _, err) = tla(&["--cross-check", "--json", "/no/such/folder/x.json"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("/no/such/folder"), "{err}");

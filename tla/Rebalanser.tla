@@ -58,7 +58,10 @@ vars == <<reg, nd, appq, access, up, wire, lapsed, budget, writes>>
 Snap(g) == [rev |-> g.rev, mem |-> g.mem, ldr |-> g.ldr, res |-> g.res, asg |-> g.asg,
             bar |-> g.bar]
 
-InitReg == [rev |-> 1, mem |-> [n \in Nodes |-> NONE], ldr |-> NONE, res |-> InitialRes,
+\* A fresh registry is at revision 1 (as etcd's is); the administrator created each initial
+\* resource in a revision of its own (admin.rs), as the Rust model and simulator do.
+R0 == 1 + Cardinality(InitialRes)
+InitReg == [rev |-> R0, mem |-> [n \in Nodes |-> NONE], ldr |-> NONE, res |-> InitialRes,
             asg |-> NONE, bar |-> [r \in Res |-> NONE], leases |-> {}, next |-> 1,
             watchers |-> {}]
 
@@ -243,7 +246,8 @@ AssignRequests(s, n) ==
         M == Members(v)
         same == v.asg # NONE /\ v.asg.mem = M /\ DOMAIN v.asg.m = v.res
         prev == v.asg
-        op(f) == [k |-> "assign", t |-> s.term, seen |-> AsgRev(v),
+        \* M4 sends no compares at all: no revision seen.
+        op(f) == [k |-> "assign", t |-> s.term, seen |-> IF Mutant = "M4" THEN 0 ELSE AsgRev(v),
                   a |-> [t |-> s.term, e |-> IF prev = NONE THEN 1 ELSE prev.e + 1, mem |-> M,
                          m |-> f, mr |-> 0]]
     IN IF s.term = 0 \/ s.hold \/ same \/ M = {} THEN {}
@@ -347,7 +351,7 @@ Step(n, s) ==
 (* The system *)
 
 \* A settled group, as the fault-free run that joins the nodes in order reaches it: node i
-\* holds lease i and registered at revision 1 + i; the first node was elected and wrote
+\* holds lease i and registered at revision R0 + i; the first node was elected and wrote
 \* epoch 1; every owner took its barriers in order.
 Order(S) == CHOOSE f \in [1..Cardinality(S) -> S] : \A i, j \in DOMAIN f : i # j => f[i] # f[j]
 N == Cardinality(Nodes)
@@ -357,21 +361,28 @@ ResAt == Order(InitialRes)
 Share0 == Allocate(Nodes, InitialRes, NONE)
 SettledReg ==
     [InitReg EXCEPT
-        !.mem = [n \in Nodes |-> [l |-> LeaseOf(n), c |-> 1 + LeaseOf(n)]],
-        !.ldr = [n |-> NodeAt[1], l |-> 1, c |-> N + 2],
-        !.asg = [t |-> N + 2, e |-> 1, mem |-> Nodes, m |-> Share0, mr |-> N + 3],
+        !.mem = [n \in Nodes |-> [l |-> LeaseOf(n), c |-> R0 + LeaseOf(n)]],
+        !.ldr = [n |-> NodeAt[1], l |-> 1, c |-> R0 + N + 1],
+        !.asg = [t |-> R0 + N + 1, e |-> 1, mem |-> Nodes, m |-> Share0, mr |-> R0 + N + 2],
         !.bar = [r \in Res |-> IF r \in InitialRes
                               THEN LET k == CHOOSE i \in DOMAIN ResAt : ResAt[i] = r
-                                   IN [n |-> Share0[r], l |-> LeaseOf(Share0[r]), c |-> N + 3 + k]
+                                   IN [n |-> Share0[r], l |-> LeaseOf(Share0[r]), c |-> R0 + N + 2 + k]
                               ELSE NONE],
         !.leases = 1..N, !.next = N + 1, !.watchers = Nodes,
-        !.rev = N + 3 + Cardinality(InitialRes)]
+        !.rev = R0 + N + 2 + Cardinality(InitialRes)]
+\* The revision of n's own last write in that run (wr): its registration, the leader's
+\* assignment, its last barrier.
+LastWrite(n) ==
+    LET revs == {SettledReg.mem[n].c}
+                \cup (IF n = NodeAt[1] THEN {SettledReg.asg.mr} ELSE {})
+                \cup {SettledReg.bar[r].c : r \in {x \in InitialRes : Share0[x] = n}}
+    IN CHOOSE m \in revs : \A x \in revs : x <= m
 SettledNode(n) ==
     [FreshNode EXCEPT !.ph = "member", !.l = LeaseOf(n), !.view = Snap(SettledReg),
-                      !.synced = TRUE, !.watch = TRUE, !.wr = SettledReg.rev,
-                      !.term = IF n = NodeAt[1] THEN N + 2 ELSE 0,
+                      !.synced = TRUE, !.watch = TRUE, !.wr = LastWrite(n),
+                      !.term = IF n = NodeAt[1] THEN R0 + N + 1 ELSE 0,
                       \* The leader wrote epoch 1 and holds for the interval.
-                      !.hold = Hold /\ n = NodeAt[1], !.hr = IF n = NodeAt[1] THEN N + 3 ELSE 0,
+                      !.hold = Hold /\ n = NodeAt[1], !.hr = IF n = NodeAt[1] THEN R0 + N + 2 ELSE 0,
                       !.loc = [r \in Res |-> IF r \in InitialRes /\ Share0[r] = n
                                              THEN E("running", LeaseOf(n)) ELSE NONE]]
 

@@ -81,7 +81,8 @@ fn name(pid: u8) -> String {
     format!("n{}", pid + 1)
 }
 
-fn actor(a: &Action, _s: &State) -> String {
+/// Who takes step `a`: a node, `registry`, `admin`, `app n1` or `fault`.
+pub fn actor(a: &Action, _s: &State) -> String {
     match a {
         Action::Deliver(..) | Action::Expire { .. } => "registry".into(),
         Action::Fail(..) | Action::BreakWatch(_) | Action::Lapse(_) | Action::Crash(_) => {

@@ -6,9 +6,9 @@
 //! Values are JSON in a small encoding of TLA+ values: objects are records, `null` is `NONE`,
 //! and `{"$set": [...]}` and `{"$fn": [[key, value], ...]}` are sets and functions.
 
-use protocol::node::{Local, Phase, WatchState};
-use protocol::registry::{Compare, Key, Op, Registry, Request, Value};
-use protocol::{Node, NodeId, ResourceId};
+use protocol::node::{Local, Phase, View, WatchState};
+use protocol::registry::{Compare, Key, Op, Registry, Request, Response, Value};
+use protocol::{Node, NodeId, Outcome, ResourceId, Session};
 use serde::Serialize;
 use serde_json::{json, Value as Json};
 use std::collections::BTreeSet;
@@ -55,7 +55,7 @@ pub fn function(pairs: impl IntoIterator<Item = (Json, Json)>) -> Json {
 
 fn session_at(value: &Value, create_rev: u64) -> Json {
     match value {
-        Value::Session(s) => json!({ "n": s.node.0, "l": s.lease.0, "c": create_rev }),
+        Value::Session(s) => session(s, create_rev),
         _ => Json::Null,
     }
 }
@@ -112,6 +112,63 @@ pub fn registry(reg: &Registry, nodes: &[NodeId], resources: &[ResourceId]) -> J
         "asg": asg,
         "bar": function(bar),
         "leases": set(reg.leases().map(|(l, _)| json!(l.0))),
+    })
+}
+
+fn session(s: &Session, c: u64) -> Json {
+    json!({ "n": s.node.0, "l": s.lease.0, "c": c })
+}
+
+/// A node's view as the spec's `Snap` (`NONE` before its first read).
+pub fn view(view: &View, nodes: &[NodeId], resources: &[ResourceId]) -> Json {
+    if view.rev == 0 {
+        return Json::Null;
+    }
+    let mem = nodes.iter().map(|n| {
+        let v = view
+            .members
+            .get(n)
+            .map_or(Json::Null, |(s, c)| json!({ "l": s.lease.0, "c": c }));
+        (json!(n.0), v)
+    });
+    let bar = resources.iter().map(|r| {
+        let v = view
+            .barriers
+            .get(r)
+            .map_or(Json::Null, |(s, c)| session(s, *c));
+        (json!(r.0), v)
+    });
+    json!({
+        "rev": view.rev,
+        "mem": function(mem),
+        "ldr": view.leader.as_ref().map_or(Json::Null, |(s, t)| session(s, *t)),
+        "res": set(view.resources.iter().map(|r| json!(r.0))),
+        "asg": view
+            .assignment
+            .as_ref()
+            .map_or(Json::Null, |a| assignment(a, view.assignment_rev)),
+        "bar": function(bar),
+    })
+}
+
+/// The kind of answer an outcome gives, as the spec's `out.k` (with `ok` for a transaction);
+/// `None` for a keep-alive's answer (the spec has no keep-alives).
+pub fn outcome(outcome: &Outcome) -> Option<Json> {
+    Some(match outcome {
+        Outcome::Success(response) => match response {
+            Response::Granted { .. } => json!({ "k": "granted" }),
+            Response::KeptAlive { .. } => return None,
+            Response::Revoked { .. } => json!({ "k": "revoked" }),
+            Response::LeaseNotFound => json!({ "k": "lnf" }),
+            Response::Txn(t) => json!({ "k": "txn", "ok": t.succeeded }),
+            Response::Range { .. } => json!({ "k": "range" }),
+            Response::WatchCreated => json!({ "k": "watching" }),
+            Response::Compacted { .. } => json!({ "k": "compacted" }),
+        },
+        Outcome::PostFailed => json!({ "k": "POST_FAILED" }),
+        Outcome::Retryable => json!({ "k": "RETRYABLE" }),
+        Outcome::Fatal => json!({ "k": "FATAL" }),
+        Outcome::Unknown => json!({ "k": "UNKNOWN" }),
     })
 }
 
@@ -177,7 +234,8 @@ pub fn request(request: &Request) -> Option<Json> {
     })
 }
 
-fn phase(p: Phase) -> &'static str {
+/// A node's phase as the spec names it.
+pub fn phase(p: Phase) -> &'static str {
     match p {
         Phase::Idle => "idle",
         Phase::Joining => "joining",
@@ -187,7 +245,8 @@ fn phase(p: Phase) -> &'static str {
     }
 }
 
-fn local(l: &Local) -> Json {
+/// What a node does with one resource, as the spec's entry `[st, l]`.
+pub fn local(l: &Local) -> Json {
     let (st, lease) = match l {
         Local::Acquiring => ("acquiring", 0),
         Local::Starting(l) => ("starting", l.0),
