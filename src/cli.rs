@@ -53,6 +53,34 @@ enum Command {
     /// Check the TLA+ spec in tla/ with TLC (needs Java 17 and tla/setup.sh): the same
     /// properties and mutants as `check` and `sim`.
     Tla(TlaArgs),
+    /// Run the checkers (or merge their JSON results) and write an invariant report for CI:
+    /// report.json, report.md (also appended to $GITHUB_STEP_SUMMARY when set) and junit.xml.
+    /// Exit 1 if any property is violated anywhere, 0 otherwise, 2 on bad input.
+    Report(ReportArgs),
+}
+
+#[derive(Args, Debug)]
+struct ReportArgs {
+    /// The folder to write the report into (created if missing; the checkers' own results
+    /// and output go to its results/ and logs/).
+    #[arg(long, default_value = "reports/latest")]
+    out: PathBuf,
+    /// quick: check's default configuration, sim on seeds 0..1000, TLC on ci and liveness
+    /// (under a minute on 2 cores). full (nightly): also check from the joining state, sim
+    /// on 0..10000 and 2,000 swarm seeds, TLC on every CI configuration.
+    #[arg(long, value_enum, default_value = "quick")]
+    profile: crate::report::Profile,
+    /// Merge these results (from `check`, `sim` or `tla` with --json; e.g. the shards of one
+    /// sweep run on several machines) instead of running the checkers.
+    #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["profile", "mutant"])]
+    from: Vec<PathBuf>,
+    /// Run every checker with this deliberate defect (its name or code, M1..M7), each on the
+    /// configuration that shows it: the report must then show it violated.
+    #[arg(long, value_parser = parse_mutant)]
+    mutant: Option<Mutant>,
+    /// Threads (TLC workers) for each checker.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
+    workers: u16,
 }
 
 #[derive(Args, Debug)]
@@ -467,6 +495,13 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             json: args.json,
             list: args.list,
             replay: args.replay,
+        }),
+        Command::Report(args) => crate::report::run(crate::report::ReportRequest {
+            out: args.out,
+            profile: args.profile,
+            from: args.from,
+            mutant: args.mutant,
+            workers: args.workers,
         }),
         Command::Mutants(args) => {
             let catalogue = output::mutant_catalogue();

@@ -4,7 +4,7 @@
 //! Each mutant's TLC counterexample is also replayed through the Rust core
 //! (`crate::tla_replay`), which must reach the same violation.
 
-use crate::output;
+use crate::output::{self, thousands};
 use crate::tla::{self, TlcJob};
 use crate::tla_replay;
 use model::check::{self, CheckOptions, Status};
@@ -395,18 +395,6 @@ fn sim_cell(subject: Option<Mutant>, threads: usize) -> SimCell {
 }
 
 /// `1234567` as `1,234,567`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (k, c) in digits.chars().enumerate() {
-        if k > 0 && (digits.len() - k).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn verdict_word(v: Verdict) -> &'static str {
     match v {
         Verdict::Holds => "holds",
@@ -539,18 +527,4 @@ fn render(r: &CrossCheckReport) -> String {
         let _ = writeln!(out, "verdict: NO PARITY: {}", disagreements.join("; "));
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn thousands_groups_digits() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(652_228), "652,228");
-        assert_eq!(thousands(2_277_594), "2,277,594");
-    }
 }

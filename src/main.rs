@@ -3,6 +3,7 @@
 mod cli;
 mod cross_check;
 mod output;
+mod report;
 mod simulate;
 mod tla;
 mod tla_replay;

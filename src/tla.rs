@@ -62,6 +62,8 @@ pub struct TlaReport {
     config: String,
     about: String,
     mutant: Option<String>,
+    /// The properties the configuration has TLC check (invariants, then temporal ones).
+    checked: Vec<String>,
     figures: Figures,
     /// `holds` or `violated`.
     verdict: &'static str,
@@ -325,6 +327,7 @@ pub fn run_tlc(dir: &Path, job: &TlcJob) -> Result<TlaReport, String> {
     })?;
     Ok(TlaReport {
         config: job.label.clone(),
+        checked: checked_properties(&job.cfg),
         ..report
     })
 }
@@ -477,6 +480,7 @@ fn parse(text: &str, cfg: &str, seconds: f64) -> Result<TlaReport, String> {
         config: String::new(),
         about: String::new(),
         mutant: None,
+        checked: Vec::new(),
         figures,
         verdict: if violation.is_some() {
             "violated"
@@ -489,16 +493,37 @@ fn parse(text: &str, cfg: &str, seconds: f64) -> Result<TlaReport, String> {
 }
 
 fn temporal_properties(cfg: &str) -> Vec<String> {
+    cfg_section(cfg, &["PROPERTIES", "PROPERTY"])
+}
+
+/// The properties a configuration has TLC check: its invariants (but `TypeOK`, which is the
+/// spec's own) and its temporal properties.
+fn checked_properties(cfg: &str) -> Vec<String> {
+    cfg_section(cfg, &["INVARIANTS", "INVARIANT"])
+        .into_iter()
+        .filter(|p| p != "TypeOK")
+        .chain(temporal_properties(cfg))
+        .collect()
+}
+
+/// The names listed under one of a configuration's section keywords.
+fn cfg_section(cfg: &str, keywords: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
     let mut inside = false;
     for line in cfg.lines() {
-        let t = line.trim();
-        if t == "PROPERTIES" || t == "PROPERTY" {
-            inside = true;
-        } else if !t.is_empty() && t.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
-            inside = false;
+        let t = line.split("\\*").next().unwrap_or("").trim();
+        let word = t.split_whitespace().next().unwrap_or("");
+        if !t.contains('=')
+            && !word.is_empty()
+            && word.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+        {
+            inside = keywords.contains(&word);
+            // `INVARIANT Name` on one line.
+            if inside {
+                out.extend(t.split_whitespace().skip(1).map(str::to_string));
+            }
         } else if inside && !t.is_empty() {
-            out.push(t.to_string());
+            out.extend(t.split_whitespace().map(str::to_string));
         }
     }
     out

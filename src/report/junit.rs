@@ -1,0 +1,148 @@
+//! `junit.xml`: one test case per property × checker, in the common JUnit XML shape
+//! (`testsuites` / `testsuite` per checker / `testcase`), so that CI systems show a broken
+//! property in their own test view. A violation is a `failure` carrying the explanation, the
+//! counterexample and the replay command; a property a checker did not check is `skipped`.
+
+use super::assemble::{Report, CHECKERS};
+use std::fmt::Write as _;
+
+/// Text made safe for XML attributes and content.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // XML 1.0 has no place for other control characters.
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The JUnit XML of a report.
+pub fn render(r: &Report) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let total: usize = CHECKERS.len() * r.properties.len();
+    let failures = r
+        .properties
+        .iter()
+        .flat_map(|p| &p.cells)
+        .filter(|c| c.status == "violated")
+        .count();
+    let seconds: f64 = r.checkers.iter().map(|c| c.figures.seconds).sum();
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"rebalanser\" tests=\"{total}\" failures=\"{failures}\" errors=\"0\" \
+         time=\"{seconds:.3}\">"
+    );
+    for (column, (key, title)) in CHECKERS.iter().enumerate() {
+        let summary = r.checkers.iter().find(|c| c.checker == *key);
+        let cells: Vec<_> = r.properties.iter().map(|p| (p, &p.cells[column])).collect();
+        let failed = cells.iter().filter(|(_, c)| c.status == "violated").count();
+        let skipped = cells
+            .iter()
+            .filter(|(_, c)| matches!(c.status.as_str(), "not_checked" | "not_run"))
+            .count();
+        let time = summary.map_or(0.0, |s| s.figures.seconds);
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\" errors=\"0\" \
+             skipped=\"{skipped}\" time=\"{time:.3}\">",
+            escape(title),
+            cells.len()
+        );
+        for (p, c) in cells {
+            let _ = write!(
+                out,
+                "    <testcase classname=\"rebalanser.{key}\" name=\"{}\"",
+                escape(&p.name)
+            );
+            match c.status.as_str() {
+                "violated" => {
+                    let message = format!(
+                        "{} violated under {}: {}",
+                        p.name,
+                        super::assemble::in_sentence(title),
+                        c.detail.as_deref().unwrap_or(&p.statement)
+                    );
+                    let mut body = String::new();
+                    let _ = writeln!(body, "{}: {}", p.name, p.statement);
+                    if let Some(d) = &c.detail {
+                        let _ = writeln!(body, "why: {d}");
+                    }
+                    if let Some(cx) = &c.counterexample {
+                        let _ = writeln!(
+                            body,
+                            "counterexample ({} {}{}):",
+                            cx.length.map_or("?".to_string(), |n| n.to_string()),
+                            cx.unit,
+                            cx.seed.map_or(String::new(), |s| format!(", seed {s}"))
+                        );
+                        for (i, s) in cx.steps.iter().enumerate() {
+                            let _ = writeln!(
+                                body,
+                                "  {:>3}. {}{}: {}",
+                                i + 1,
+                                if s.fault { "[fault] " } else { "" },
+                                s.actor,
+                                s.action
+                            );
+                        }
+                    }
+                    if let Some(cmd) = &c.replay {
+                        let _ = writeln!(body, "replay: {cmd}");
+                    }
+                    let _ = writeln!(
+                        out,
+                        ">\n      <failure message=\"{}\" type=\"violated\">{}</failure>\n    \
+                         </testcase>",
+                        escape(&message),
+                        escape(&body)
+                    );
+                }
+                "not_checked" | "not_run" => {
+                    let why = c.detail.clone().unwrap_or_else(|| {
+                        format!(
+                            "{} does not check {} in this run",
+                            super::assemble::in_sentence(title),
+                            p.name
+                        )
+                    });
+                    let _ = writeln!(
+                        out,
+                        ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                        escape(&why)
+                    );
+                }
+                other => {
+                    let _ = writeln!(
+                        out,
+                        ">\n      <system-out>{}</system-out>\n    </testcase>",
+                        escape(other)
+                    );
+                }
+            }
+        }
+        let _ = writeln!(out, "  </testsuite>");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_what_xml_reserves() {
+        assert_eq!(
+            escape("a<b & \"c\" 'd'>\u{1}"),
+            "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt; "
+        );
+    }
+}

@@ -1,0 +1,228 @@
+//! `rebalanser report`: run the checkers with a profile's settings (or read their results
+//! with `--from`), and write one invariant report for CI: `report.json` (schema-versioned),
+//! `report.md` (for a pull-request comment, appended to `$GITHUB_STEP_SUMMARY` when that is
+//! set) and `junit.xml` (one test case per property × checker). Exit 1 if any property is
+//! violated anywhere, 0 otherwise, 2 on bad input.
+//!
+//! The report runs each checker as this same binary with `--json` and reads the JSON back:
+//! running and merging (`--from`, e.g. the shards of one sweep run on several machines) are
+//! one path.
+
+pub mod assemble;
+pub mod inputs;
+pub mod junit;
+pub mod markdown;
+pub mod profile;
+
+use crate::output;
+use protocol::Mutant;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+pub use profile::Profile;
+
+/// What `rebalanser report` was asked.
+pub struct ReportRequest {
+    /// The folder to write into.
+    pub out: PathBuf,
+    /// How much to run.
+    pub profile: Profile,
+    /// Results to merge instead of running the checkers.
+    pub from: Vec<PathBuf>,
+    /// Run the checkers with this mutant.
+    pub mutant: Option<Mutant>,
+    /// Threads for each checker.
+    pub workers: u16,
+}
+
+/// `rebalanser report`.
+pub fn run(req: ReportRequest) -> Result<ExitCode, String> {
+    std::fs::create_dir_all(&req.out).map_err(|e| format!("--out {}: {e}", req.out.display()))?;
+    for file in ["report.json", "report.md", "junit.xml"] {
+        output::check_writable(&req.out.join(file))?;
+    }
+    let started = Instant::now();
+    let (inputs, not_run, profile, mutant) = if req.from.is_empty() {
+        let (inputs, not_run) = run_profile(&req)?;
+        let mutant = req.mutant.map(|m| m.code().to_string());
+        (inputs, not_run, req.profile.name().to_string(), mutant)
+    } else {
+        let inputs = req
+            .from
+            .iter()
+            .map(|p| inputs::read(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mutant = inputs.iter().find_map(mutant_of);
+        let mut not_run = BTreeMap::new();
+        for (key, _) in assemble::CHECKERS {
+            if !inputs.iter().any(|i| i.kind.checker() == key) {
+                not_run.insert(key, "no result of it among --from".to_string());
+            }
+        }
+        (inputs, not_run, "from".to_string(), mutant)
+    };
+    let report = assemble::assemble(&inputs, &profile, mutant.as_deref(), &not_run)?;
+    let md = markdown::render(&report);
+    output::write_json(&req.out.join("report.json"), &report)?;
+    write(&req.out.join("report.md"), &md)?;
+    write(&req.out.join("junit.xml"), &junit::render(&report))?;
+    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        append(Path::new(&summary), &md)?;
+    }
+    print!("{}", summary(&report));
+    println!(
+        "\nwrote report.json, report.md and junit.xml to {} in {:.1} s",
+        req.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(if report.violated() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The mutant a result was checked with, if any.
+fn mutant_of(input: &inputs::Input) -> Option<String> {
+    let j = &input.json;
+    let m = match input.kind {
+        inputs::Kind::Check | inputs::Kind::Sim => j["config"]["mutant"].as_str()?,
+        inputs::Kind::Tla => j["mutant"].as_str()?,
+    };
+    Some(
+        m.parse::<Mutant>()
+            .map_or_else(|_| m.to_string(), |m| m.code().to_string()),
+    )
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn append(path: &Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| format!("GITHUB_STEP_SUMMARY {}: {e}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| format!("GITHUB_STEP_SUMMARY {}: {e}", path.display()))
+}
+
+/// The verdict and matrix on the terminal.
+fn summary(r: &assemble::Report) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n{:<34} {:<16} {:<16} {:<16}",
+        "property", "model checker", "simulator", "TLC"
+    );
+    for p in &r.properties {
+        let cells: Vec<String> = p.cells.iter().map(|c| c.status.replace('_', " ")).collect();
+        let _ = writeln!(
+            out,
+            "{:<34} {:<16} {:<16} {:<16}",
+            p.name, cells[0], cells[1], cells[2]
+        );
+    }
+    for c in &r.checkers {
+        if let Some(why) = &c.not_run {
+            let _ = writeln!(out, "{}: not run ({why})", c.title);
+        }
+    }
+    for p in &r.properties {
+        for (c, (_, title)) in p.cells.iter().zip(assemble::CHECKERS) {
+            if c.status == "violated" {
+                let _ = writeln!(
+                    out,
+                    "\n{} VIOLATED under {}: {}\n  replay: {}",
+                    p.name,
+                    assemble::in_sentence(title),
+                    c.detail.as_deref().unwrap_or(""),
+                    c.replay.as_deref().unwrap_or("-")
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nverdict: {}",
+        if r.violated() {
+            "VIOLATED"
+        } else {
+            "every property holds"
+        }
+    );
+    out
+}
+
+/// Run the profile's checker commands; their results, and why a checker has none.
+#[allow(clippy::type_complexity)]
+fn run_profile(
+    req: &ReportRequest,
+) -> Result<(Vec<inputs::Input>, BTreeMap<&'static str, String>), String> {
+    let me = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    let results = req.out.join("results");
+    let logs = req.out.join("logs");
+    for dir in [&results, &logs] {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let runs = profile::runs(req.profile, req.mutant, req.workers);
+    let mut inputs = Vec::new();
+    let mut not_run: BTreeMap<&'static str, String> = BTreeMap::new();
+    for (k, run) in runs.iter().enumerate() {
+        let json = results.join(format!("{}.json", run.name));
+        let log = logs.join(format!("{}.txt", run.name));
+        let _ = std::fs::remove_file(&json);
+        eprintln!(
+            "report [{}/{}]: rebalanser {}",
+            k + 1,
+            runs.len(),
+            run.args.join(" ")
+        );
+        let started = Instant::now();
+        let log_file =
+            std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let status = Command::new(&me)
+            .args(&run.args)
+            .arg("--json")
+            .arg(&json)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log_file)
+            .status()
+            .map_err(|e| format!("cannot run {}: {e}", me.display()))?;
+        let code = status.code().unwrap_or(-1);
+        eprintln!(
+            "  exit {code} in {:.1} s (output: {})",
+            started.elapsed().as_secs_f64(),
+            log.display()
+        );
+        if code == 0 || code == 1 {
+            inputs.push(
+                inputs::read(&json)
+                    .map_err(|e| format!("{} wrote no usable result: {e}", run.args.join(" ")))?,
+            );
+        } else {
+            // Exit 2: the checker could not run (TLC without Java, say); its message says why.
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let why = text
+                .lines()
+                .rev()
+                .find_map(|l| l.strip_prefix("error: "))
+                .unwrap_or("it failed to start")
+                .to_string();
+            eprintln!("  {} not run: {why}", run.checker);
+            not_run.entry(run.checker).or_insert(why);
+        }
+    }
+    // A checker with some results counts as run.
+    for i in &inputs {
+        not_run.remove(i.kind.checker());
+    }
+    Ok((inputs, not_run))
+}

