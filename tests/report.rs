@@ -1,4 +1,5 @@
-//! `rebalanser report`: the quick profile on the clean protocol holds and writes every file; a
+//! `rebalanser report`: the quick profile on the clean protocol holds and writes every file
+//! (the browser's view of report.html is `tests/report_browser.rs`); a
 //! mutant makes it exit 1 with the broken property, its counterexample and the replay command
 //! in the JUnit file and the Markdown; the JUnit file has the common schema's shape; two
 //! shards of one sweep merge into the unsharded run's seeds, coverage and verdict; bad
@@ -136,6 +137,15 @@ fn the_quick_profile_passes_the_clean_protocol_and_writes_every_file() {
     }
     assert!(r["coverage"]["rpc"].is_object());
     assert!(check_junit(&out.join("junit.xml")).is_empty());
+    // One self-contained page: no script, nothing fetched (the SVG namespace is a name).
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("id=\"matrix\"") && html.contains("<svg class=\"heatmap\""));
+    assert!(
+        !html.contains("<script") && !html.contains("<link"),
+        "self-contained"
+    );
+    let fetched = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
+    assert!(!fetched.contains("http://") && !fetched.contains("https://"));
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("Every property holds"), "{md}");
     assert_eq!(std::fs::read_to_string(&summary).unwrap(), md);

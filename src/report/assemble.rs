@@ -144,6 +144,20 @@ pub struct Step {
     pub fault: bool,
 }
 
+impl Counterexample {
+    /// How long it is, and its seed: `6 steps`, `seed 146`.
+    pub fn extent(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(n) = self.length {
+            parts.push(format!("{n} {}", self.unit));
+        }
+        if let Some(s) = self.seed {
+            parts.push(format!("seed {s}"));
+        }
+        parts.join(", ")
+    }
+}
+
 impl Report {
     /// Whether any property is violated under any checker.
     pub fn violated(&self) -> bool {

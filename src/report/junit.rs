@@ -4,25 +4,8 @@
 //! counterexample and the replay command; a property a checker did not check is `skipped`.
 
 use super::assemble::{Report, CHECKERS};
+use super::markup::escape;
 use std::fmt::Write as _;
-
-/// Text made safe for XML attributes and content.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // XML 1.0 has no place for other control characters.
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// The JUnit XML of a report.
 pub fn render(r: &Report) -> String {
@@ -76,13 +59,7 @@ pub fn render(r: &Report) -> String {
                         let _ = writeln!(body, "why: {d}");
                     }
                     if let Some(cx) = &c.counterexample {
-                        let _ = writeln!(
-                            body,
-                            "counterexample ({} {}{}):",
-                            cx.length.map_or("?".to_string(), |n| n.to_string()),
-                            cx.unit,
-                            cx.seed.map_or(String::new(), |s| format!(", seed {s}"))
-                        );
+                        let _ = writeln!(body, "counterexample ({}):", cx.extent());
                         for (i, s) in cx.steps.iter().enumerate() {
                             let _ = writeln!(
                                 body,
@@ -132,17 +109,4 @@ pub fn render(r: &Report) -> String {
     }
     out.push_str("</testsuites>\n");
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_what_xml_reserves() {
-        assert_eq!(
-            escape("a<b & \"c\" 'd'>\u{1}"),
-            "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt; "
-        );
-    }
 }

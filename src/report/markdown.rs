@@ -108,9 +108,8 @@ pub fn render(r: &Report) -> String {
             if let Some(cx) = c.counterexample.as_ref().filter(|cx| !cx.steps.is_empty()) {
                 let _ = writeln!(
                     out,
-                    "\n<details><summary>Counterexample: {} {}</summary>\n\n```",
-                    cx.length.map_or("?".to_string(), |n| n.to_string()),
-                    cx.unit
+                    "\n<details><summary>Counterexample: {}</summary>\n\n```",
+                    cx.extent()
                 );
                 for (i, s) in cx.steps.iter().enumerate() {
                     let _ = writeln!(

@@ -1,7 +1,9 @@
 //! `rebalanser report`: run the checkers with a profile's settings (or read their results
 //! with `--from`), and write one invariant report for CI: `report.json` (schema-versioned),
 //! `report.md` (for a pull-request comment, appended to `$GITHUB_STEP_SUMMARY` when that is
-//! set) and `junit.xml` (one test case per property × checker). Exit 1 if any property is
+//! set), `junit.xml` (one test case per property × checker) and `report.html` (one
+//! self-contained page with the matrix, the figures, the coverage heat map and every
+//! counterexample as a sequence diagram). Exit 1 if any property is
 //! violated anywhere, 0 otherwise, 2 on bad input.
 //!
 //! The report runs each checker as this same binary with `--json` and reads the JSON back:
@@ -9,10 +11,14 @@
 //! one path.
 
 pub mod assemble;
+pub mod heatmap;
+pub mod html;
 pub mod inputs;
 pub mod junit;
 pub mod markdown;
+pub mod markup;
 pub mod profile;
+pub mod sequence;
 
 use crate::output;
 use protocol::Mutant;
@@ -40,7 +46,7 @@ pub struct ReportRequest {
 /// `rebalanser report`.
 pub fn run(req: ReportRequest) -> Result<ExitCode, String> {
     std::fs::create_dir_all(&req.out).map_err(|e| format!("--out {}: {e}", req.out.display()))?;
-    for file in ["report.json", "report.md", "junit.xml"] {
+    for file in ["report.json", "report.md", "junit.xml", "report.html"] {
         output::check_writable(&req.out.join(file))?;
     }
     let started = Instant::now();
@@ -68,12 +74,13 @@ pub fn run(req: ReportRequest) -> Result<ExitCode, String> {
     output::write_json(&req.out.join("report.json"), &report)?;
     write(&req.out.join("report.md"), &md)?;
     write(&req.out.join("junit.xml"), &junit::render(&report))?;
+    write(&req.out.join("report.html"), &html::render(&report))?;
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
         append(Path::new(&summary), &md)?;
     }
     print!("{}", summary(&report));
     println!(
-        "\nwrote report.json, report.md and junit.xml to {} in {:.1} s",
+        "\nwrote report.json, report.md, junit.xml and report.html to {} in {:.1} s",
         req.out.display(),
         started.elapsed().as_secs_f64()
     );
@@ -88,13 +95,15 @@ pub fn run(req: ReportRequest) -> Result<ExitCode, String> {
 fn mutant_of(input: &inputs::Input) -> Option<String> {
     let j = &input.json;
     let m = match input.kind {
-        inputs::Kind::Check | inputs::Kind::Sim => j["config"]["mutant"].as_str()?,
-        inputs::Kind::Tla => j["mutant"].as_str()?,
+        inputs::Kind::Check | inputs::Kind::Sim => &j["config"]["mutant"],
+        inputs::Kind::Tla => &j["mutant"],
     };
-    Some(
-        m.parse::<Mutant>()
-            .map_or_else(|_| m.to_string(), |m| m.code().to_string()),
-    )
+    let text = m.as_str()?;
+    // The configurations hold it as serde writes it, TLC's result as its code.
+    let parsed = serde_json::from_value::<Mutant>(m.clone())
+        .ok()
+        .or_else(|| text.parse::<Mutant>().ok());
+    Some(parsed.map_or_else(|| text.to_string(), |m| m.code().to_string()))
 }
 
 fn write(path: &Path, text: &str) -> Result<(), String> {
