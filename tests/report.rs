@@ -196,6 +196,29 @@ fn a_mutant_fails_the_report_with_its_counterexample_and_replay_command() {
             "{cell}"
         );
     }
+    // The simulator's result keeps the seed only; the report runs it again for its events.
+    let interval = r["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "min_interval_respected")
+        .unwrap();
+    let sim = &interval["cells"][1];
+    assert_eq!(sim["status"], "violated", "{sim}");
+    let cx = &sim["counterexample"];
+    assert!(
+        cx["seed"].is_u64() && cx["length"].as_u64().unwrap() > 10,
+        "{cx}"
+    );
+    let steps = cx["steps"].as_array().unwrap();
+    assert!(steps.len() >= 10, "{cx}");
+    assert!(
+        steps.last().unwrap()["action"]
+            .as_str()
+            .unwrap()
+            .contains("assignment"),
+        "the last event is the write that breaks the interval: {cx}"
+    );
     let failures = check_junit(&out.join("junit.xml"));
     let model = failures
         .iter()

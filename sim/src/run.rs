@@ -569,6 +569,16 @@ impl<'c> Sim<'c> {
             }
             Ev::AppDone { node, inc } => {
                 if self.hosts[node].inc == inc {
+                    // The trace says what the application did (the event only that it acted).
+                    if let (Some(step), Some(cmd)) = (
+                        self.current.as_mut(),
+                        self.processes[node].app.pending.front(),
+                    ) {
+                        step.detail = match cmd {
+                            protocol::AppCommand::Start(r) => format!("application starts {r}"),
+                            protocol::AppCommand::Stop(r) => format!("application stops {r}"),
+                        };
+                    }
                     if let Some(ack) = self.processes[node].app.perform() {
                         self.feed(node, ack);
                     }

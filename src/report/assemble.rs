@@ -264,11 +264,17 @@ fn from_sim(json: &Json) -> Vec<(String, String, Found)> {
                         f(&x["time_ms"]).unwrap_or(0.0) / 1000.0
                     )
                 }),
-                Some(Counterexample {
-                    length: None,
-                    unit: "events".into(),
-                    seed: u(&x["seed"]),
-                    steps: Vec::new(),
+                Some({
+                    let seed = u(&x["seed"]);
+                    // The result keeps the seed only: run it again for its events.
+                    let replayed =
+                        seed.and_then(|s| super::sim_steps::steps(&json["config"], s, &name));
+                    Counterexample {
+                        length: replayed.as_ref().map(|(n, _)| *n),
+                        unit: "events".into(),
+                        seed,
+                        steps: replayed.map(|(_, steps)| steps).unwrap_or_default(),
+                    }
                 }),
                 s(&x["replay_command"]),
             ),

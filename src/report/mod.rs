@@ -19,6 +19,7 @@ pub mod markdown;
 pub mod markup;
 pub mod profile;
 pub mod sequence;
+pub mod sim_steps;
 
 use crate::output;
 use protocol::Mutant;
