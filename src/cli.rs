@@ -67,11 +67,12 @@ struct ReportArgs {
     out: PathBuf,
     /// quick: check's default configuration, sim on seeds 0..1000, TLC on ci and liveness
     /// (under a minute on 2 cores). full (nightly): also check from the joining state, sim
-    /// on 0..10000 and 2,000 swarm seeds, TLC on every CI configuration.
+    /// on 0..10000 and 2,000 swarm seeds, TLC on every CI configuration, and the cross-check's
+    /// mutant kill matrix.
     #[arg(long, value_enum, default_value = "quick")]
     profile: crate::report::Profile,
-    /// Merge these results (from `check`, `sim` or `tla` with --json; e.g. the shards of one
-    /// sweep run on several machines) instead of running the checkers.
+    /// Merge these results (from `check`, `sim`, `tla` or `tla --cross-check` with --json;
+    /// e.g. the shards of one sweep run on several machines) instead of running the checkers.
     #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["profile", "mutant"])]
     from: Vec<PathBuf>,
     /// Run every checker with this deliberate defect (its name or code, M1..M7), each on the
@@ -81,6 +82,10 @@ struct ReportArgs {
     /// Threads (TLC workers) for each checker.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
     workers: u16,
+    /// Earlier reports (report.json files, or folders holding one, as CI keeps them): the
+    /// HTML report adds trend charts of each checker's throughput and every verdict.
+    #[arg(long, value_name = "DIR")]
+    history: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -502,6 +507,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             from: args.from,
             mutant: args.mutant,
             workers: args.workers,
+            history: args.history,
         }),
         Command::Mutants(args) => {
             let catalogue = output::mutant_catalogue();

@@ -295,6 +295,31 @@ fn two_shards_merge_into_the_unsharded_run() {
         sharded["checkers"][0]["not_run"],
         "no result of it among --from"
     );
+
+    // Those two reports as history: the next report's page draws the trend.
+    let history = dir.join("history");
+    for (k, name) in ["merged", "whole"].iter().enumerate() {
+        let to = history.join(format!("run-{k}"));
+        std::fs::create_dir_all(&to).unwrap();
+        std::fs::copy(dir.join(name).join("report.json"), to.join("report.json")).unwrap();
+    }
+    let out = path("trended");
+    let all = path("all.json");
+    let h = history.to_str().unwrap().to_string();
+    let (code, stdout, stderr) =
+        common::rebalanser(&["report", "--out", &out, "--history", &h, "--from", &all]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let html = std::fs::read_to_string(dir.join("trended").join("report.html")).unwrap();
+    assert!(html.contains("Trend over 2 earlier reports"), "no trend");
+    assert_eq!(html.matches("<svg class=\"trend\"").count(), 3);
+    // History is input too: a file that is not a report is named, and nothing is written.
+    std::fs::write(history.join("stray.json"), "{\"command\": \"sim\"}").unwrap();
+    let out = path("refused");
+    let (code, _, err) =
+        common::rebalanser(&["report", "--out", &out, "--history", &h, "--from", &all]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("stray.json"), "{err}");
+    assert!(!dir.join("refused").join("report.json").exists());
 }
 
 #[test]
@@ -347,4 +372,55 @@ fn bad_from_files_exit_2_naming_the_file() {
     let (code, _, err) = common::rebalanser(&["report", "--profile", "nightly"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("nightly"), "{err}");
+}
+
+#[test]
+fn a_cross_check_result_adds_the_kill_matrix_and_a_survivor_fails_the_report() {
+    let dir = scratch("kills");
+    let cell = |verdict: &str, property: Option<&str>| serde_json::json!({"verdict": verdict, "property": property, "length": 3, "seconds": 1.0});
+    let cross_check = |m2: &str, all_agree: bool| {
+        serde_json::json!({
+            "schema_version": 1,
+            "command": "tla --cross-check",
+            "all_agree": all_agree,
+            "seconds": 9.0,
+            "rows": [
+                {"subject": "clean", "name": "clean protocol",
+                 "cells": {"tlc": cell("holds", None), "model": cell("holds", None),
+                           "sim": cell("holds", None)}},
+                {"subject": "M2", "name": "start-before-barrier",
+                 "cells": {"tlc": cell("killed", Some("access_holds_barrier")),
+                           "model": cell(m2, Some("access_holds_barrier")),
+                           "sim": cell("killed", Some("access_holds_barrier")),
+                           "replay": {"reproduced": true, "property": "access_holds_barrier",
+                                      "tlc_states": 16, "core_steps": 15, "seconds": 1.2}}}
+            ]
+        })
+    };
+    for (name, m2, agree, expected) in [
+        ("parity", "killed", true, 0),
+        ("survivor", "survived", false, 1),
+    ] {
+        let file = dir.join(format!("{name}.json"));
+        std::fs::write(&file, cross_check(m2, agree).to_string()).unwrap();
+        let out = dir.join(format!("out-{name}"));
+        let (code, stdout, stderr) = common::rebalanser(&[
+            "report",
+            "--out",
+            out.to_str().unwrap(),
+            "--from",
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!(code, expected, "{name}: {stdout}\n{stderr}");
+        let r = read_json(&out.join("report.json"));
+        assert_eq!(r["parity"], agree, "{name}");
+        let rows = r["mutants"].as_array().unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1]["cells"][3]["verdict"], "reproduced");
+        let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+        assert!(html.contains("id=\"mutants\""), "{name}");
+        assert_eq!(html.contains("NO MUTANT PARITY"), !agree, "{name}");
+        let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+        assert!(md.contains("Mutant kill matrix"), "{name}");
+    }
 }

@@ -40,6 +40,8 @@ pub struct Report {
     pub command: String,
     /// The crate version.
     pub version: String,
+    /// When it was made (Unix seconds): orders the trend of `--history`.
+    pub generated_at: u64,
     /// `quick`, `full`, or `from` (merged from files).
     pub profile: String,
     /// The mutant the checkers ran with, if any.
@@ -52,6 +54,11 @@ pub struct Report {
     pub properties: Vec<PropertyRow>,
     /// The simulator's fault coverage, summed over its results.
     pub coverage: Option<CoverageReport>,
+    /// The mutant kill matrix, when a cross-check result is among the inputs.
+    pub mutants: Option<Vec<MutantRow>>,
+    /// The cross-check's verdict: the clean protocol holds under every checker, and every
+    /// checker kills every mutant (and TLC's counterexample replays through the core).
+    pub parity: Option<bool>,
     /// The result files the report was made of.
     pub sources: Vec<String>,
 }
@@ -90,6 +97,74 @@ pub struct Figures {
     pub simulated_seconds: Option<f64>,
     /// Wall-clock seconds.
     pub seconds: f64,
+}
+
+/// One subject of the cross-check (`clean` or a mutant) under every checker.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct MutantRow {
+    /// `clean` or the mutant's code.
+    pub subject: String,
+    /// The mutant's name.
+    pub name: String,
+    /// `tlc`, `model`, `sim`, then `replay` (TLC's counterexample through the core).
+    pub cells: Vec<MutantCell>,
+}
+
+/// One checker's verdict on one subject.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct MutantCell {
+    /// `tlc`, `model`, `sim` or `replay`.
+    pub checker: String,
+    /// `holds`, `violated`, `killed`, `survived`, or for the replay `reproduced` /
+    /// `not_reproduced`.
+    pub verdict: String,
+    /// The property it met.
+    pub property: Option<String>,
+    /// The counterexample's length in the checker's unit.
+    pub length: Option<u64>,
+}
+
+impl MutantCell {
+    /// Whether this is what parity asks for.
+    pub fn agrees(&self) -> bool {
+        matches!(self.verdict.as_str(), "holds" | "killed" | "reproduced")
+    }
+}
+
+fn mutant_rows(json: &Json) -> Vec<MutantRow> {
+    let mut out = Vec::new();
+    for row in json["rows"].as_array().into_iter().flatten() {
+        let mut cells = Vec::new();
+        for key in ["tlc", "model", "sim"] {
+            let c = &row["cells"][key];
+            cells.push(MutantCell {
+                checker: key.into(),
+                verdict: s(&c["verdict"]).unwrap_or_else(|| "unknown".into()),
+                property: s(&c["property"]),
+                length: u(&c["length"]),
+            });
+        }
+        let r = &row["cells"]["replay"];
+        if r.is_object() {
+            cells.push(MutantCell {
+                checker: "replay".into(),
+                verdict: if r["reproduced"] == true {
+                    "reproduced"
+                } else {
+                    "not_reproduced"
+                }
+                .into(),
+                property: s(&r["property"]),
+                length: u(&r["core_steps"]),
+            });
+        }
+        out.push(MutantRow {
+            subject: s(&row["subject"]).unwrap_or_default(),
+            name: s(&row["name"]).unwrap_or_default(),
+            cells,
+        });
+    }
+    out
 }
 
 /// One property under every checker.
@@ -370,6 +445,7 @@ fn config_line(input: &Input) -> String {
             s(&j["config"]).unwrap_or_default(),
             s(&j["mutant"]).map_or(String::new(), |m| format!(" with {m}"))
         ),
+        Kind::CrossCheck => "rebalanser tla --cross-check".into(),
     }
 }
 
@@ -398,6 +474,7 @@ fn add_figures(into: &mut Figures, input: &Input) {
             add(&mut into.states, u(&j["distinct_states"]));
             into.seconds += f(&j["seconds"]).unwrap_or(0.0);
         }
+        Kind::CrossCheck => {}
     }
     let per = |n: Option<u64>| n.map(|n| n as f64 / into.seconds.max(1e-9));
     into.states_per_sec = per(into.states);
@@ -482,7 +559,15 @@ pub fn assemble(
         })
         .collect();
     let mut coverage = None;
+    let mut mutants: Option<Vec<MutantRow>> = None;
+    let mut parity: Option<bool> = None;
     for input in inputs {
+        if input.kind == Kind::CrossCheck {
+            // The kill matrix stands beside the properties; it does not run a checker.
+            mutants = Some(mutant_rows(&input.json));
+            parity = Some(parity.unwrap_or(true) && input.json["all_agree"] == true);
+            continue;
+        }
         let column = CHECKERS
             .iter()
             .position(|(k, _)| *k == input.kind.checker())
@@ -500,6 +585,7 @@ pub fn assemble(
             Kind::Check => from_check(&input.json),
             Kind::Sim => from_sim(&input.json),
             Kind::Tla => from_tla(&input.json),
+            Kind::CrossCheck => Vec::new(),
         };
         for (name, kind, found) in found {
             let i = row_of(&mut rows, &name, &kind);
@@ -513,19 +599,26 @@ pub fn assemble(
             }
         }
     }
+    // A property violated anywhere, or a mutant some checker let survive.
     let violated = rows
         .iter()
-        .any(|r| r.cells.iter().any(|c| c.status == "violated"));
+        .any(|r| r.cells.iter().any(|c| c.status == "violated"))
+        || parity == Some(false);
     Ok(Report {
         schema_version: SCHEMA_VERSION,
         command: "report".into(),
         version: env!("CARGO_PKG_VERSION").into(),
+        generated_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
         profile: profile.into(),
         mutant: mutant.map(str::to_string),
         verdict: if violated { "violated" } else { "holds" }.into(),
         checkers,
         properties: rows,
         coverage,
+        mutants,
+        parity,
         sources: inputs
             .iter()
             .map(|i| i.path.display().to_string())

@@ -2,9 +2,9 @@
 //! any kind): a verdict banner, the property × checker matrix, the figures, the fault-coverage
 //! heat map, and every counterexample as a sequence diagram with its replay command.
 
-use super::assemble::{in_sentence, Report, CHECKERS};
+use super::assemble::{in_sentence, MutantRow, Report, CHECKERS};
 use super::markup::escape;
-use super::{heatmap, sequence};
+use super::{heatmap, history, sequence};
 use crate::output::thousands;
 use std::fmt::Write as _;
 
@@ -45,6 +45,9 @@ svg .violated { fill: #b42318; font-weight: 700; }
 svg .axis { font-size: 11.5px; }
 svg .cell { stroke: #fff; }
 svg .bar { fill: #5b8fc7; }
+svg .line { stroke: #0b5cad; stroke-width: 1.6; }
+svg .ok { fill: #1a7f37; }
+svg .bad { fill: #b42318; }
 ";
 
 fn label(status: &str) -> &'static str {
@@ -59,8 +62,8 @@ fn label(status: &str) -> &'static str {
     }
 }
 
-/// The page.
-pub fn render(r: &Report) -> String {
+/// The page; `history` (earlier reports, oldest first) adds the trend charts.
+pub fn render(r: &Report, history: &[history::Point]) -> String {
     let mut out = String::new();
     let violated: Vec<&str> = r
         .properties
@@ -91,7 +94,13 @@ pub fn render(r: &Report) -> String {
             .map_or(String::new(), |m| format!(", mutant {m}")),
         r.version
     );
-    if violated.is_empty() {
+    if violated.is_empty() && r.parity == Some(false) {
+        let _ = write!(
+            out,
+            "<div class=\"banner violated\" id=\"verdict\">NO MUTANT PARITY<small>{}</small></div>",
+            escape(&scope)
+        );
+    } else if violated.is_empty() {
         let _ = write!(
             out,
             "<div class=\"banner holds\" id=\"verdict\">Every property holds under every checker \
@@ -109,6 +118,9 @@ pub fn render(r: &Report) -> String {
     out.push_str("<main>");
     matrix(&mut out, r);
     figures(&mut out, r);
+    if let Some(rows) = &r.mutants {
+        mutant_matrix(&mut out, rows, r.parity);
+    }
     if let Some(c) = &r.coverage {
         let _ = write!(
             out,
@@ -122,6 +134,16 @@ pub fn render(r: &Report) -> String {
                 c.assumption_breaches
             );
         }
+    }
+    if !history.is_empty() {
+        let mut points = history.to_vec();
+        points.push(history::Point::of(r));
+        let _ = write!(
+            out,
+            "<h2>Trend over {} earlier reports</h2><div class=\"figure\" id=\"trend\">{}</div>",
+            history.len(),
+            history::svg(&points)
+        );
     }
     counterexamples(&mut out, r);
     let _ = writeln!(
@@ -165,6 +187,50 @@ fn matrix(out: &mut String, r: &Report) {
                 escape(c.detail.as_deref().unwrap_or("")),
                 label(&c.status)
             );
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table>");
+}
+
+/// The cross-check's kill matrix: every subject under every checker.
+fn mutant_matrix(out: &mut String, rows: &[MutantRow], parity: Option<bool>) {
+    let _ = write!(
+        out,
+        "<h2>Mutant kill matrix</h2><p>{}</p><table id=\"mutants\"><thead><tr><th>subject</th>\
+         <th>TLC</th><th>model checker</th><th>simulator</th><th>TLC → core replay</th></tr>\
+         </thead><tbody>",
+        match parity {
+            Some(true) =>
+                "Parity: the clean protocol holds under every checker and every \
+                           checker kills every mutant.",
+            _ => "NO PARITY: some checker disagrees (red below).",
+        }
+    );
+    for row in rows {
+        let _ = write!(
+            out,
+            "<tr><td><b>{}</b> {}</td>",
+            escape(&row.subject),
+            escape(&row.name)
+        );
+        for key in ["tlc", "model", "sim", "replay"] {
+            match row.cells.iter().find(|c| c.checker == key) {
+                Some(c) => {
+                    let detail = match (&c.property, c.length) {
+                        (Some(p), Some(n)) => format!(" <code>{}</code> ({n})", escape(p)),
+                        (Some(p), None) => format!(" <code>{}</code>", escape(p)),
+                        _ => String::new(),
+                    };
+                    let _ = write!(
+                        out,
+                        "<td class=\"{}\">{}{detail}</td>",
+                        if c.agrees() { "holds" } else { "violated" },
+                        escape(&c.verdict.replace('_', " "))
+                    );
+                }
+                None => out.push_str("<td class=\"not_checked\">–</td>"),
+            }
         }
         out.push_str("</tr>");
     }

@@ -14,6 +14,8 @@ pub enum Kind {
     Sim,
     /// `rebalanser tla --json`.
     Tla,
+    /// `rebalanser tla --cross-check --json`: the mutant kill matrix.
+    CrossCheck,
 }
 
 impl Kind {
@@ -22,7 +24,7 @@ impl Kind {
         match self {
             Kind::Check => "model",
             Kind::Sim => "sim",
-            Kind::Tla => "tlc",
+            Kind::Tla | Kind::CrossCheck => "tlc",
         }
     }
 }
@@ -56,10 +58,12 @@ pub fn read(path: &Path) -> Result<Input, String> {
         "check" => Kind::Check,
         "sim" => Kind::Sim,
         "tla" => Kind::Tla,
+        "tla --cross-check" => Kind::CrossCheck,
         other => {
             return Err(format!(
-            "--from {shown}: \"command\": \"{other}\" is not one a report reads (check, sim, tla)"
-        ))
+                "--from {shown}: \"command\": \"{other}\" is not one a report reads (check, \
+                 sim, tla, tla --cross-check)"
+            ))
         }
     };
     let version = json.get("schema_version").and_then(Json::as_u64);
@@ -67,6 +71,7 @@ pub fn read(path: &Path) -> Result<Input, String> {
         Kind::Check => model::check::SCHEMA_VERSION,
         Kind::Sim => crate::simulate::SCHEMA_VERSION,
         Kind::Tla => crate::tla::SCHEMA_VERSION,
+        Kind::CrossCheck => crate::cross_check::SCHEMA_VERSION,
     });
     if version != Some(expected) {
         return Err(format!(
@@ -78,6 +83,7 @@ pub fn read(path: &Path) -> Result<Input, String> {
         Kind::Check => &["properties", "figures", "config"],
         Kind::Sim => &["properties", "figures", "config", "failures", "coverage"],
         Kind::Tla => &["figures", "verdict", "config"],
+        Kind::CrossCheck => &["rows", "all_agree"],
     };
     for field in needed {
         if json.get(field).is_none() {

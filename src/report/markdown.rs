@@ -90,6 +90,38 @@ pub fn render(r: &Report) -> String {
         };
         let _ = writeln!(out, "| {} | {} | {} |", c.title, ran, figures.join(", "));
     }
+    if let Some(rows) = &r.mutants {
+        let _ = writeln!(
+            out,
+            "\n**Mutant kill matrix** ({}):\n\n| subject | TLC | model checker | simulator | \
+             TLC → core replay |\n|---|---|---|---|---|",
+            if r.parity == Some(true) {
+                "parity"
+            } else {
+                "❌ NO PARITY"
+            }
+        );
+        for row in rows {
+            let _ = write!(out, "| {} |", row.subject);
+            for key in ["tlc", "model", "sim", "replay"] {
+                let cell = row.cells.iter().find(|c| c.checker == key).map_or_else(
+                    || "–".to_string(),
+                    |c| {
+                        format!(
+                            "{}{}",
+                            if c.agrees() { "" } else { "❌ " },
+                            c.verdict.replace('_', " ")
+                        ) + &c
+                            .property
+                            .as_deref()
+                            .map_or(String::new(), |p| format!(" `{p}`"))
+                    },
+                );
+                let _ = write!(out, " {cell} |");
+            }
+            let _ = writeln!(out);
+        }
+    }
     for p in &r.properties {
         for (c, (_, title)) in p.cells.iter().zip(CHECKERS) {
             if c.status != "violated" {

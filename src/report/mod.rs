@@ -12,6 +12,7 @@
 
 pub mod assemble;
 pub mod heatmap;
+pub mod history;
 pub mod html;
 pub mod inputs;
 pub mod junit;
@@ -40,6 +41,8 @@ pub struct ReportRequest {
     pub from: Vec<PathBuf>,
     /// Run the checkers with this mutant.
     pub mutant: Option<Mutant>,
+    /// Earlier reports, for the trend.
+    pub history: Option<PathBuf>,
     /// Threads for each checker.
     pub workers: u16,
 }
@@ -50,6 +53,11 @@ pub fn run(req: ReportRequest) -> Result<ExitCode, String> {
     for file in ["report.json", "report.md", "junit.xml", "report.html"] {
         output::check_writable(&req.out.join(file))?;
     }
+    // Read before the checkers run, so that a bad history fails at once.
+    let history = match &req.history {
+        Some(dir) => history::read(dir)?,
+        None => Vec::new(),
+    };
     let started = Instant::now();
     let (inputs, not_run, profile, mutant) = if req.from.is_empty() {
         let (inputs, not_run) = run_profile(&req)?;
@@ -75,7 +83,10 @@ pub fn run(req: ReportRequest) -> Result<ExitCode, String> {
     output::write_json(&req.out.join("report.json"), &report)?;
     write(&req.out.join("report.md"), &md)?;
     write(&req.out.join("junit.xml"), &junit::render(&report))?;
-    write(&req.out.join("report.html"), &html::render(&report))?;
+    write(
+        &req.out.join("report.html"),
+        &html::render(&report, &history),
+    )?;
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
         append(Path::new(&summary), &md)?;
     }
@@ -98,6 +109,7 @@ fn mutant_of(input: &inputs::Input) -> Option<String> {
     let m = match input.kind {
         inputs::Kind::Check | inputs::Kind::Sim => &j["config"]["mutant"],
         inputs::Kind::Tla => &j["mutant"],
+        inputs::Kind::CrossCheck => return None,
     };
     let text = m.as_str()?;
     // The configurations hold it as serde writes it, TLC's result as its code.

@@ -11,7 +11,7 @@ pub enum Profile {
     /// `liveness` (or each checker's configuration for the mutant).
     Quick,
     /// Also `check` from the joining state, `sim` on seeds 0..10000 plus 0..2000 of swarm
-    /// testing, and TLC on every CI configuration.
+    /// testing, TLC on every CI configuration, and the cross-check's mutant kill matrix.
     Full,
 }
 
@@ -114,6 +114,14 @@ pub fn runs(profile: Profile, mutant: Option<Mutant>, workers: u16) -> Vec<Run> 
                     &format!("tla-{c}"),
                     "tlc",
                     &format!("tla --config {c} --workers {w}"),
+                ));
+            }
+            if profile == Profile::Full {
+                // The mutant kill matrix.
+                out.push(run(
+                    "cross-check",
+                    "tlc",
+                    &format!("tla --cross-check --workers {w}"),
                 ));
             }
         }
