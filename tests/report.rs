@@ -424,3 +424,26 @@ fn a_cross_check_result_adds_the_kill_matrix_and_a_survivor_fails_the_report() {
         assert!(md.contains("Mutant kill matrix"), "{name}");
     }
 }
+
+#[test]
+fn a_checker_that_cannot_run_is_shown_as_not_run_never_as_a_result() {
+    let out = scratch("no-java");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_rebalanser"))
+        .args(["report", "--mutant", "M2", "--out", out.to_str().unwrap()])
+        .env("JAVA", "/no/such/java")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // The model checker and the simulator still kill the mutant.
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let r = read_json(&out.join("report.json"));
+    let tlc = &r["checkers"][2];
+    assert_eq!(tlc["runs"], 0, "{tlc}");
+    assert!(tlc["not_run"].as_str().unwrap().contains("Java"), "{tlc}");
+    for row in r["properties"].as_array().unwrap() {
+        assert_eq!(row["cells"][2]["status"], "not_run", "{row}");
+    }
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("not run: "), "{md}");
+    assert!(stdout.contains("TLC: not run"), "{stdout}");
+}
