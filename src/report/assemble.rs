@@ -219,6 +219,18 @@ pub struct Step {
     pub fault: bool,
 }
 
+impl Step {
+    /// The step as a numbered line: `  3. [fault] n1: ...` (`n` counts from 1).
+    pub fn line(&self, n: usize) -> String {
+        format!(
+            "{n:>3}. {}{}: {}",
+            if self.fault { "[fault] " } else { "" },
+            self.actor,
+            self.action
+        )
+    }
+}
+
 impl Counterexample {
     /// How long it is, and its seed: `6 steps`, `seed 146`.
     pub fn extent(&self) -> String {

@@ -61,14 +61,7 @@ pub fn render(r: &Report) -> String {
                     if let Some(cx) = &c.counterexample {
                         let _ = writeln!(body, "counterexample ({}):", cx.extent());
                         for (i, s) in cx.steps.iter().enumerate() {
-                            let _ = writeln!(
-                                body,
-                                "  {:>3}. {}{}: {}",
-                                i + 1,
-                                if s.fault { "[fault] " } else { "" },
-                                s.actor,
-                                s.action
-                            );
+                            let _ = writeln!(body, "  {}", s.line(i + 1));
                         }
                     }
                     if let Some(cmd) = &c.replay {

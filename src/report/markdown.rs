@@ -144,14 +144,7 @@ pub fn render(r: &Report) -> String {
                     cx.extent()
                 );
                 for (i, s) in cx.steps.iter().enumerate() {
-                    let _ = writeln!(
-                        out,
-                        "{:>3}. {}{}: {}",
-                        i + 1,
-                        if s.fault { "[fault] " } else { "" },
-                        s.actor,
-                        s.action
-                    );
+                    let _ = writeln!(out, "{}", s.line(i + 1));
                 }
                 let _ = writeln!(out, "```\n</details>");
             }

