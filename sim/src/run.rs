@@ -984,7 +984,8 @@ impl<'c> Sim<'c> {
             // A stream can break twice before the client notices: the second changes nothing.
             Input::WatchBroken if before == after => return,
             Input::WatchBroken => "BreakWatch",
-            Input::Timer(TimerKind::Fence) if before.lease().is_some() => "Lapse",
+            Input::Timer(TimerKind::Fence) | Input::Fence if before.lease().is_some() => "Lapse",
+            Input::Fence => return,
             Input::Timer(TimerKind::RebalanceHold) if before.holding() => "HoldOver",
             Input::Timer(TimerKind::Retry) if before.backing_off() => "Retry",
             Input::Timer(_) => return,

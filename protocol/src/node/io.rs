@@ -43,6 +43,11 @@ pub enum Input {
     Started(ResourceId),
     /// The application has stopped accessing a resource.
     Stopped(ResourceId),
+    /// Fence at once: the application failed to start or stop a resource (its handler erred,
+    /// panicked or overran the stop budget), so the node can no longer vouch for what it
+    /// accesses. The node stops everything, gives up its lease without releasing a barrier (they
+    /// die with the lease, which is no longer kept alive), and rejoins.
+    Fence,
 }
 
 /// An output of [`Node::handle`](super::Node::handle), for the runtime to carry out.
@@ -112,6 +117,8 @@ pub enum FenceReason {
     Deadline,
     /// The registry no longer knows its lease.
     LeaseLost,
+    /// The runtime fenced it: the application failed ([`Input::Fence`]).
+    AppFailed,
 }
 
 impl fmt::Display for TimerKind {

@@ -206,6 +206,7 @@ impl Node {
             Input::Timer(kind) => self.on_timer(now, kind, &mut out),
             Input::Started(r) => self.on_started(&r),
             Input::Stopped(r) => self.on_stopped(&r),
+            Input::Fence => self.fence(FenceReason::AppFailed, &mut out),
         }
         self.drive(now, &mut out);
         out

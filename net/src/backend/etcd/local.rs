@@ -1,0 +1,255 @@
+//! A throwaway single-member etcd on loopback, for tests and demos.
+//!
+//! It runs Debian's `etcd` binary (package `etcd-server`) on free loopback ports with a fresh data
+//! directory, and can be killed and restarted on the same ports and data (the chaos tests restart
+//! the registry: etcd is durable, so its keys and leases survive).
+
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// What to tell whoever runs the tests when the `etcd` binary is missing.
+pub const INSTALL_HINT: &str =
+    "the etcd binary was not found on PATH: install it with ./setup.sh, \
+                                or as root: apt-get install etcd-server";
+
+/// Environment variable naming another `etcd` binary to run instead of the one on `PATH`.
+pub const ETCD_BIN_VAR: &str = "REBALANSER_ETCD_BIN";
+
+/// How long [`LocalEtcd::start`] and [`LocalEtcd::restart`] wait for etcd to answer.
+const READY_WITHIN: Duration = Duration::from_secs(20);
+
+/// A single-member etcd on `127.0.0.1`, killed (and its data removed) on drop.
+///
+/// It runs with a 50 ms heartbeat and a 500 ms election timeout, so that it elects itself fast
+/// and its minimum lease ttl is 1 s (etcd's minimum is 1.5 election timeouts, rounded up to a
+/// second): tests can use short leases.
+#[derive(Debug)]
+pub struct LocalEtcd {
+    binary: PathBuf,
+    dir: PathBuf,
+    client_port: u16,
+    peer_port: u16,
+    child: Option<Child>,
+}
+
+impl LocalEtcd {
+    /// Start etcd on free loopback ports with a fresh data directory, and wait (at most 20 s)
+    /// until it serves requests.
+    ///
+    /// Fails with [`INSTALL_HINT`] when the binary is missing.
+    pub async fn start() -> io::Result<LocalEtcd> {
+        let binary = find_binary()?;
+        let mut last = None;
+        // A free port can be taken by someone else between our probe and etcd's bind: retry.
+        for _ in 0..3 {
+            let dir = fresh_dir()?;
+            let (client_port, peer_port) = free_ports()?;
+            let mut etcd = LocalEtcd {
+                binary: binary.clone(),
+                dir,
+                client_port,
+                peer_port,
+                child: None,
+            };
+            match etcd.launch().await {
+                Ok(()) => return Ok(etcd),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::other("etcd did not start")))
+    }
+
+    /// The client endpoint, `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    /// The client port.
+    pub fn port(&self) -> u16 {
+        self.client_port
+    }
+
+    /// The data directory (kept across [`restart`](Self::restart), removed on drop).
+    pub fn data_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Whether the process is running (it was started and not killed, and has not exited).
+    pub fn is_running(&mut self) -> bool {
+        match &mut self.child {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// Kill the process at once (SIGKILL: no clean shutdown, like a crash) and reap it. The data
+    /// directory is kept. Does nothing if it is not running.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kill it if it runs, then start it again on the same ports and data directory, and wait
+    /// until it serves requests. Keys and leases survive (etcd extends every lease on restart).
+    pub async fn restart(&mut self) -> io::Result<()> {
+        self.kill();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        // The ports were ours a moment ago; give the kernel a moment if they are still busy.
+        loop {
+            match self.launch().await {
+                Ok(()) => return Ok(()),
+                Err(e) if Instant::now() < deadline => {
+                    tracing::debug!(error = %e, "local etcd restart failed, retrying");
+                    self.kill();
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The last lines etcd logged (for failure messages).
+    pub fn log_tail(&self, lines: usize) -> String {
+        let log = std::fs::read_to_string(self.dir.join("etcd.log")).unwrap_or_default();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    async fn launch(&mut self) -> io::Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("etcd.log"))?;
+        let client = format!("http://127.0.0.1:{}", self.client_port);
+        let peer = format!("http://127.0.0.1:{}", self.peer_port);
+        let child = Command::new(&self.binary)
+            .arg("--name=local")
+            .arg(format!("--data-dir={}", self.dir.join("data").display()))
+            .arg(format!("--listen-client-urls={client}"))
+            .arg(format!("--advertise-client-urls={client}"))
+            .arg(format!("--listen-peer-urls={peer}"))
+            .arg(format!("--initial-advertise-peer-urls={peer}"))
+            .arg(format!("--initial-cluster=local={peer}"))
+            .arg("--initial-cluster-state=new")
+            .arg("--initial-cluster-token=rebalanser-local")
+            .arg("--heartbeat-interval=50")
+            .arg("--election-timeout=500")
+            .arg("--logger=zap")
+            .arg("--log-outputs=stderr")
+            .arg("--log-level=warn")
+            // Never leak into a developer's environment settings (ETCD_* variables are flags).
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        self.child = Some(child);
+        self.wait_ready().await
+    }
+
+    /// Poll `/health` on the client port until etcd reports a leader (bounded).
+    async fn wait_ready(&mut self) -> io::Result<()> {
+        let deadline = Instant::now() + READY_WITHIN;
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.client_port));
+        loop {
+            if let Some(child) = &mut self.child {
+                if let Ok(Some(status)) = child.try_wait() {
+                    self.child = None;
+                    return Err(io::Error::other(format!(
+                        "etcd exited with {status} while starting; its log ends with:\n{}",
+                        self.log_tail(20)
+                    )));
+                }
+            }
+            // A blocking probe on loopback is quick; run it off the async workers anyway.
+            let healthy = tokio::task::spawn_blocking(move || health(addr))
+                .await
+                .unwrap_or(false);
+            if healthy {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                self.kill();
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "etcd did not become healthy within {READY_WITHIN:?}; its log ends with:\n{}",
+                        self.log_tail(20)
+                    ),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for LocalEtcd {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `GET /health` over plain HTTP/1.0: etcd answers `{"health":"true"}` once it has a leader.
+fn health(addr: SocketAddr) -> bool {
+    let probe = || -> io::Result<bool> {
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(200))?;
+        s.set_read_timeout(Some(Duration::from_millis(1_000)))?;
+        s.write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+        let mut body = String::new();
+        s.read_to_string(&mut body)?;
+        Ok(body.contains("\"health\":\"true\""))
+    };
+    probe().unwrap_or(false)
+}
+
+fn find_binary() -> io::Result<PathBuf> {
+    if let Some(bin) = std::env::var_os(ETCD_BIN_VAR) {
+        let bin = PathBuf::from(bin);
+        return if bin.is_file() {
+            Ok(bin)
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "{ETCD_BIN_VAR}={} is not a file; {INSTALL_HINT}",
+                    bin.display()
+                ),
+            ))
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("etcd"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, INSTALL_HINT))
+}
+
+/// Two distinct free loopback ports (both probes are held open together so they differ).
+fn free_ports() -> io::Result<(u16, u16)> {
+    let a = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    let b = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    Ok((a.local_addr()?.port(), b.local_addr()?.port()))
+}
+
+fn fresh_dir() -> io::Result<PathBuf> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!(
+        "rebalanser-etcd-{}-{}-{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

@@ -1,0 +1,3 @@
+//! etcd backend (in progress)
+pub mod local;
+pub use local::LocalEtcd;
