@@ -57,6 +57,18 @@ enum Command {
     /// report.json, report.md (also appended to $GITHUB_STEP_SUMMARY when set) and junit.xml.
     /// Exit 1 if any property is violated anywhere, 0 otherwise, 2 on bad input.
     Report(ReportArgs),
+    /// Serve the embedded registry over TCP (zero-install; not replicated: use etcd in
+    /// production). Prints `registry listening on ADDR`, runs until Ctrl-C or SIGTERM.
+    Registry(crate::network::RegistryArgs),
+    /// Run one node of a group against a registry (embedded or etcd) until Ctrl-C or SIGTERM,
+    /// then leave gracefully. Logs joins, leadership, assignments, starts, stops and fences.
+    Node(crate::network::NodeArgs),
+    /// Add or remove a group's resources, or list the group.
+    Resources(crate::network::ResourcesArgs),
+    /// Start an embedded registry and N node processes on loopback, show who accesses what,
+    /// kill a node and time the failover, restart it and time the rebalance back. Exit 1 on
+    /// any double access.
+    Demo(crate::network::DemoArgs),
 }
 
 #[derive(Args, Debug)]
@@ -243,7 +255,18 @@ fn parse_shard(s: &str) -> Result<Shard, String> {
     s.parse()
 }
 
-fn parse_duration(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<u64, String> {
+    simulate::parse_duration(s)
+}
+
+/// A duration that may be zero (`0ms`, `0s`).
+pub(crate) fn parse_duration_or_zero(s: &str) -> Result<u64, String> {
+    let zero = ["ms", "s", "m", "h"]
+        .iter()
+        .any(|unit| s.trim().strip_suffix(unit) == Some("0"));
+    if zero {
+        return Ok(0);
+    }
     simulate::parse_duration(s)
 }
 
@@ -509,6 +532,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             workers: args.workers,
             history: args.history,
         }),
+        Command::Registry(args) => crate::network::registry(args),
+        Command::Node(args) => crate::network::node(args),
+        Command::Resources(args) => crate::network::resources(args),
+        Command::Demo(args) => crate::network::demo(args),
         Command::Mutants(args) => {
             let catalogue = output::mutant_catalogue();
             print!("{}", output::render_mutants(&catalogue));

@@ -2,6 +2,7 @@
 
 mod cli;
 mod cross_check;
+mod network;
 mod output;
 mod report;
 mod simulate;

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod backend;
+pub mod cluster;
 mod embed;
 pub mod monitor;
 mod runtime;

@@ -77,3 +77,17 @@ pub trait Backend: Send + Sync + 'static {
     /// A one-line description for logs (`embedded registry at 127.0.0.1:7400, group orders`).
     fn describe(&self) -> String;
 }
+
+impl Backend for Box<dyn Backend> {
+    fn open(&self, client: &NodeId, timeouts: LinkTimeouts) -> Link {
+        (**self).open(client, timeouts)
+    }
+
+    fn group(&self) -> &str {
+        (**self).group()
+    }
+
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}
