@@ -42,7 +42,19 @@ impl LocalEtcd {
     ///
     /// Fails with [`INSTALL_HINT`] when the binary is missing.
     pub async fn start() -> io::Result<LocalEtcd> {
-        let binary = find_binary()?;
+        Self::start_with_binary(find_binary()?).await
+    }
+
+    /// [`start`](Self::start) with this `etcd` binary instead of the one on `PATH` (or in
+    /// [`ETCD_BIN_VAR`]).
+    pub async fn start_with_binary(binary: impl Into<PathBuf>) -> io::Result<LocalEtcd> {
+        let binary = binary.into();
+        if !binary.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{} does not exist; {INSTALL_HINT}", binary.display()),
+            ));
+        }
         let mut last = None;
         // A free port can be taken by someone else between our probe and etcd's bind: retry.
         for _ in 0..3 {
@@ -90,8 +102,37 @@ impl LocalEtcd {
     /// directory is kept. Does nothing if it is not running.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
+            // A paused process dies of SIGKILL all the same.
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+
+    /// Freeze the process (SIGSTOP): connections stay open but nothing is answered, like a
+    /// long GC pause or a silent partition.
+    pub fn pause(&self) -> io::Result<()> {
+        self.signal("-STOP")
+    }
+
+    /// Let a [`pause`](Self::pause)d process run again (SIGCONT).
+    pub fn resume(&self) -> io::Result<()> {
+        self.signal("-CONT")
+    }
+
+    fn signal(&self, signal: &str) -> io::Result<()> {
+        let child = self
+            .child
+            .as_ref()
+            .ok_or_else(|| io::Error::other("etcd is not running"))?;
+        // std has no signal API but kill(1) is everywhere.
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(child.id().to_string())
+            .status()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!("kill {signal} failed: {status}")))
         }
     }
 
