@@ -1029,3 +1029,58 @@ async fn etcd_down_paused_and_restarted() {
     let r = c.ok(register).await;
     c.wait_delivered(rev_of(&r), secs(3)).await;
 }
+
+/// etcd's own limits, where it is stricter than the core's registry (documented in the
+/// backend): a transaction that writes one key twice is refused, so it ends `Fatal`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_etcd_refuses_ends_fatal() {
+    let etcd = etcd().await;
+    let mut c = Client::open(&backend(&etcd), "a");
+    let twice = txn(
+        vec![],
+        vec![
+            put(Key::Status, Value::Empty, None),
+            Op::Delete { key: Key::Status },
+        ],
+        vec![],
+    );
+    assert_eq!(c.call(twice).await, Outcome::Fatal);
+    assert!(matches!(c.ok(Request::Range).await, Response::Range { kvs, .. } if kvs.is_empty()));
+}
+
+/// With authentication on, the configured user is passed through; a wrong password is `Fatal`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authentication_is_passed_through() {
+    let mut etcd = etcd().await;
+    let mut raw = raw_client(&etcd).await;
+    raw.user_add("root", "rootpw", None)
+        .await
+        .expect("add root");
+    let _ = raw.role_add("root").await;
+    raw.user_grant_role("root", "root")
+        .await
+        .expect("grant root");
+    raw.auth_enable().await.expect("enable auth");
+
+    let mut config = EtcdConfig::new([etcd.endpoint()], GROUP);
+    config.user = Some(("root".into(), "rootpw".into()));
+    let mut c = Client::open(&EtcdBackend::new(config.clone()).unwrap(), "a");
+    assert!(matches!(c.ok(Request::Range).await, Response::Range { .. }));
+    // A restarted etcd forgets its (simple) tokens: the link authenticates afresh by itself.
+    etcd.restart().await.expect("restart etcd");
+    let deadline = Instant::now() + secs(10);
+    loop {
+        match c.call(Request::Range).await {
+            Outcome::Success(Response::Range { .. }) => break,
+            other => assert!(Instant::now() < deadline, "after restart: {other}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    config.user = Some(("root".into(), "wrong".into()));
+    let mut c = Client::open(&EtcdBackend::new(config).unwrap(), "b");
+    assert_eq!(c.call(Request::Range).await, Outcome::Fatal);
+    let mut anonymous = Client::open(&backend(&etcd), "c");
+    // etcd 3.4 answers "user name is empty" (INVALID_ARGUMENT): it will not pass later either.
+    assert_eq!(anonymous.call(Request::Range).await, Outcome::Fatal);
+}

@@ -91,10 +91,6 @@ async fn run_request(ctx: Arc<Ctx>, req: ReqId, request: Request) {
             }
         }
     };
-    if matches!(outcome, Outcome::Retryable) {
-        // An expired auth token (or a restarted etcd that forgot it): authenticate afresh.
-        ctx.conn.lock().await.take();
-    }
     tracing::trace!(node = %ctx.node, req, %request, %outcome, "etcd request done");
     let _ = ctx.events.send(LinkEvent::Reply { req, outcome }).await;
     if let Some(want) = progress {
@@ -125,6 +121,14 @@ impl Ctx {
                 })
             }
             Err(_) => Err(Outcome::PostFailed),
+        }
+    }
+
+    /// After an auth token expired (or a restarted etcd forgot it), the next request
+    /// authenticates afresh on a new client.
+    pub(super) async fn forget_expired_token(&self, e: &Error) {
+        if matches!(e, Error::GRpcStatus(s) if s.code() as i32 == code::UNAUTHENTICATED) {
+            self.conn.lock().await.take();
         }
     }
 
@@ -182,6 +186,7 @@ async fn execute(
         Err(e) => {
             let outcome = classify(&e);
             tracing::debug!(node = %ctx.node, %request, error = %e, %outcome, "etcd request failed");
+            ctx.forget_expired_token(&e).await;
             (outcome, None)
         }
     }

@@ -4,7 +4,7 @@
 //! node's connection trouble is its own, as with separate processes), connects lazily and lets
 //! the gRPC channel reconnect by itself. Requests run concurrently (a keep-alive never waits
 //! behind a slow transaction), each bounded by [`LinkTimeouts`], and each ends in exactly one
-//! [`LinkEvent::Reply`].
+//! [`LinkEvent::Reply`](super::LinkEvent::Reply).
 //!
 //! How the core's registry maps onto etcd:
 //!
@@ -23,8 +23,16 @@
 //! revision of its last reply. So when a reply's revision is ahead of what the live watch has
 //! delivered (and no event of ours is coming for it), the link asks etcd for a progress
 //! notification and turns it into a [`WatchEvent`](protocol::registry::WatchEvent) with no
-//! changes, which only advances the view. See [`watch`](self) for how etcd 3.4's unsynchronised
-//! progress notifications are handled.
+//! changes, which only advances the view. The private `watch` module explains how the
+//! unsynchronised progress notifications of etcd before 3.4.25 are guarded against.
+//!
+//! **Where etcd differs from the core's registry** (none of it matters to the protocol):
+//! - a watch from exactly the compacted revision works in etcd (the registry answers
+//!   `Compacted`); from any earlier one both answer `Compacted`;
+//! - etcd refuses a transaction that writes one key twice, or has more than 128 operations
+//!   (`--max-txn-ops`): such a request ends `Fatal`;
+//! - lease ttls are whole seconds, and etcd grants at least its minimum (1.5 election timeouts,
+//!   rounded up: 2 s with etcd's defaults, 1 s for [`LocalEtcd`]).
 
 pub mod codec;
 mod link;

@@ -96,6 +96,8 @@ pub(super) fn prepare(from_rev: Revision) -> (WatchSlot, WatchTask) {
     )
 }
 
+/// How a watch request went. (Built once per request and moved at once: its size is no cost.)
+#[allow(clippy::large_enum_variant)]
 enum Created {
     Live {
         watcher: Watcher,
@@ -164,14 +166,20 @@ async fn create(
 ) -> Result<Created, Outcome> {
     let start = i64::try_from(from).unwrap_or(i64::MAX);
     let prefix = ctx.codec.prefix();
-    let (watcher, mut stream) = client
+    let watched = client
         .watch_client()
         .watch(
             prefix,
             Some(WatchOptions::new().with_prefix().with_start_revision(start)),
         )
-        .await
-        .map_err(|e| classify(&e))?;
+        .await;
+    let (watcher, mut stream) = match watched {
+        Ok(w) => w,
+        Err(e) => {
+            ctx.forget_expired_token(&e).await;
+            return Err(classify(&e));
+        }
+    };
     // etcd tells a compacted start only on its next sync pass, and never says whether the
     // watch is catching up; a read at the start revision answers both at once.
     let probe = GetOptions::new()
