@@ -34,7 +34,7 @@ impl Registry {
         match self {
             Registry::Embedded(r) => r.addr().to_string(),
             #[cfg(feature = "etcd")]
-            Registry::Etcd(e) => e.endpoint(),
+            Registry::Etcd(e) => e.endpoint().trim_start_matches("http://").to_string(),
         }
     }
 
@@ -58,7 +58,7 @@ impl Registry {
             Registry::Etcd(e) => {
                 e.kill();
                 tokio::time::sleep(down).await;
-                e.restart().expect("etcd restarts");
+                e.restart().await.expect("etcd restarts");
             }
         }
         self.addr()
@@ -70,11 +70,7 @@ impl Registry {
             #[cfg(feature = "etcd")]
             Registry::Etcd(_) => {
                 use net::backend::etcd::{EtcdBackend, EtcdConfig};
-                let config = EtcdConfig {
-                    endpoints: vec![addr.to_string()],
-                    group: "chaos".into(),
-                    ..EtcdConfig::default()
-                };
+                let config = EtcdConfig::new([addr], "chaos");
                 Box::new(EtcdBackend::new(config).expect("an etcd backend"))
             }
         }
@@ -412,6 +408,8 @@ async fn chaos_against_the_embedded_registry() {
 #[cfg(feature = "etcd")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_against_etcd() {
-    let etcd = net::backend::etcd::LocalEtcd::start().unwrap_or_else(|e| panic!("{e}"));
+    let etcd = net::backend::etcd::LocalEtcd::start()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     run(Registry::Etcd(etcd), "etcd").await;
 }

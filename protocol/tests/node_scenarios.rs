@@ -548,6 +548,25 @@ fn the_fence_timer_stops_everything_drops_the_lease_and_regrants() {
 }
 
 #[test]
+fn the_runtime_fencing_for_a_failed_application_releases_no_barrier() {
+    let mut c = Cluster::started(&["r0", "r1"], &[("a", None)]);
+    let old = c.session("a");
+    let running = c.accessing("a");
+    let outs = c.feed("a", Input::Fence);
+    assert_fenced(&c, "a", &outs, &old, &running, FenceReason::AppFailed);
+    c.settle();
+    // The barriers stay on the old lease (which is no longer kept alive) until it expires.
+    for r in &running {
+        assert_eq!(c.barrier(&r.0), Some(old.clone()));
+    }
+    assert!(c.accessing("a").is_empty());
+    c.expire(old.lease);
+    c.settle();
+    assert_eq!(c.accessing("a"), running);
+    assert_safe(&c);
+}
+
+#[test]
 fn a_keepalive_answered_lease_not_found_fences_too() {
     let mut c = Cluster::started(&["r0", "r1"], &[("a", None)]);
     let old = c.session("a");

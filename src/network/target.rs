@@ -9,28 +9,28 @@ use std::path::PathBuf;
 pub struct RegistryTarget {
     /// The registry: `HOST:PORT` or `embedded://HOST:PORT` for `rebalanser registry`, or
     /// `etcd://HOST:PORT[,HOST:PORT...]` for etcd (needs a build with `--features etcd`).
-    #[arg(long, default_value = "127.0.0.1:7400")]
+    #[arg(long, global = true, default_value = "127.0.0.1:7400")]
     pub registry: String,
     /// The group: nodes of one group share its resources.
-    #[arg(long, default_value = "default")]
+    #[arg(long, global = true, default_value = "default")]
     pub group: String,
     /// A file whose first line is the embedded registry's shared token.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub token_file: Option<PathBuf>,
     /// etcd user name (the password comes from --etcd-password-file).
-    #[arg(long, requires = "etcd_password_file")]
+    #[arg(long, global = true, requires = "etcd_password_file")]
     pub etcd_user: Option<String>,
     /// A file whose first line is the etcd user's password.
-    #[arg(long, requires = "etcd_user")]
+    #[arg(long, global = true, requires = "etcd_user")]
     pub etcd_password_file: Option<PathBuf>,
     /// The CA certificate (PEM) that signs etcd's server certificate: enables TLS.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub etcd_ca: Option<PathBuf>,
     /// This client's certificate (PEM), for etcd's client-certificate authentication.
-    #[arg(long, requires = "etcd_key")]
+    #[arg(long, global = true, requires = "etcd_key")]
     pub etcd_cert: Option<PathBuf>,
     /// This client's private key (PEM).
-    #[arg(long, requires = "etcd_cert")]
+    #[arg(long, global = true, requires = "etcd_cert")]
     pub etcd_key: Option<PathBuf>,
 }
 
@@ -75,15 +75,13 @@ impl RegistryTarget {
             ca: ca.clone(),
             cert: self.etcd_cert.clone(),
             key: self.etcd_key.clone(),
+            domain: None,
         });
-        let config = EtcdConfig {
-            endpoints,
-            group: self.group.clone(),
-            user,
-            tls,
-            ..EtcdConfig::default()
-        };
-        Ok(Box::new(EtcdBackend::new(config).map_err(bad)?))
+        let mut config = EtcdConfig::new(endpoints, &self.group);
+        config.user = user;
+        config.tls = tls;
+        let backend = EtcdBackend::new(config).map_err(|e| bad(e.to_string()))?;
+        Ok(Box::new(backend))
     }
 
     #[cfg(not(feature = "etcd"))]

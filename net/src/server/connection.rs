@@ -125,11 +125,11 @@ pub(super) async fn serve(
     }
     let _ = core.send(CoreMsg::Closed { conn }).await;
     drop(out);
-    if killed {
-        write_task.abort();
-    } else if tokio::time::timeout(Duration::from_secs(2), &mut write_task)
-        .await
-        .is_err()
+    // Let the writer flush (an error frame, say), unless the client was cut off.
+    if killed
+        || tokio::time::timeout(Duration::from_secs(2), &mut write_task)
+            .await
+            .is_err()
     {
         write_task.abort();
     }

@@ -13,8 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// What to tell whoever runs the tests when the `etcd` binary is missing.
 pub const INSTALL_HINT: &str =
-    "the etcd binary was not found on PATH: install it with ./setup.sh, \
-                                or as root: apt-get install etcd-server";
+    "install etcd with ./setup.sh, or as root: apt-get install etcd-server";
 
 /// Environment variable naming another `etcd` binary to run instead of the one on `PATH`.
 pub const ETCD_BIN_VAR: &str = "REBALANSER_ETCD_BIN";
@@ -270,7 +269,12 @@ fn find_binary() -> io::Result<PathBuf> {
     std::env::split_paths(&path)
         .map(|dir| dir.join("etcd"))
         .find(|p| p.is_file())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, INSTALL_HINT))
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("the etcd binary is not on PATH; {INSTALL_HINT}"),
+            )
+        })
 }
 
 /// Two distinct free loopback ports (both probes are held open together so they differ).
