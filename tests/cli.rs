@@ -2,17 +2,7 @@
 
 mod common;
 
-use common::rebalanser;
-
-/// The command exits 2 and its message names `needle`.
-fn assert_bad_input(args: &[&str], needle: &str) {
-    let (code, _, err) = rebalanser(args);
-    assert_eq!(code, 2, "{args:?}: {err}");
-    assert!(
-        err.contains(needle),
-        "{args:?}: message does not name {needle}: {err}"
-    );
-}
+use common::{assert_bad_input, rebalanser};
 
 #[test]
 fn bad_input_exits_2_naming_the_bad_value() {

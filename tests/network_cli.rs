@@ -2,18 +2,9 @@
 
 mod common;
 
-use common::rebalanser;
+use common::{assert_bad_input, rebalanser};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-
-fn assert_bad_input(args: &[&str], needle: &str) {
-    let (code, _, err) = rebalanser(args);
-    assert_eq!(code, 2, "{args:?}: {err}");
-    assert!(
-        err.contains(needle),
-        "{args:?}: message does not name {needle}: {err}"
-    );
-}
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("rebalanser-netcli-{name}-{}", std::process::id()));
@@ -96,6 +87,10 @@ fn bad_input_exits_2_naming_the_bad_value() {
         (vec!["demo", "--nodes", "1"], "1"),
         (vec!["demo", "--resources", "0"], "0"),
         (vec!["demo", "--ttl", "soon"], "soon"),
+        (
+            vec!["demo", "--json", "/nonexistent-folder/d.json"],
+            "nonexistent-folder",
+        ),
     ] {
         assert_bad_input(&args, needle);
     }

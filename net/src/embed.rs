@@ -93,11 +93,7 @@ impl Rebalanser {
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: Display,
     {
-        let h: Handler = Arc::new(move |r| {
-            let fut = f(r);
-            Box::pin(async move { fut.await.map_err(|e| e.to_string()) })
-        });
-        self.handlers.on_start = h;
+        self.handlers.on_start = handler(f);
         self
     }
 
@@ -110,11 +106,7 @@ impl Rebalanser {
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: Display,
     {
-        let h: Handler = Arc::new(move |r| {
-            let fut = f(r);
-            Box::pin(async move { fut.await.map_err(|e| e.to_string()) })
-        });
-        self.handlers.on_stop = h;
+        self.handlers.on_stop = handler(f);
         self
     }
 
@@ -178,6 +170,19 @@ impl Rebalanser {
             task,
         })
     }
+}
+
+/// A user's start or stop handler, boxed, its error turned into text.
+fn handler<F, Fut, E>(f: F) -> Handler
+where
+    F: Fn(ResourceId) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: Display,
+{
+    Arc::new(move |r| {
+        let fut = f(r);
+        Box::pin(async move { fut.await.map_err(|e| e.to_string()) })
+    })
 }
 
 /// A running node. Dropping it makes the node leave gracefully in the background;

@@ -2,9 +2,8 @@
 
 mod common;
 
-use common::{builder, r, server, wait_until, Tracker};
-use net::admin::Admin;
-use net::{Aborted, EmbeddedBackend, NodeEvent};
+use common::{builder, server_with, wait_until, Tracker};
+use net::{Aborted, NodeEvent};
 use protocol::node::{Event, FenceReason};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -14,12 +13,8 @@ use std::time::Duration;
 /// (`mode`: 0 errs, 1 panics, 2 overruns the stop budget). `a` aborts and fences; `b` gets the
 /// aborted resource only after `on_aborted` returned.
 async fn failing_stop(mode: u32) {
-    let server = server().await;
-    let addr = server.local_addr().to_string();
+    let (server, addr) = server_with(&["r0", "r1"]).await;
     let t = Tracker::default();
-    let mut admin = Admin::open(&EmbeddedBackend::new(&addr, "g"));
-    admin.add_resource(&r("r0")).await.unwrap();
-    admin.add_resource(&r("r1")).await.unwrap();
     let failures = Arc::new(AtomicU32::new(0));
     let (t1, t2, t3) = (t.clone(), t.clone(), t.clone());
     let f = failures.clone();
@@ -100,12 +95,8 @@ async fn a_stop_handler_overrunning_the_budget_aborts_and_fences() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_start_handler_failure_aborts_fences_and_the_group_recovers() {
-    let server = server().await;
-    let addr = server.local_addr().to_string();
+    let (server, addr) = server_with(&["r0", "r1"]).await;
     let t = Tracker::default();
-    let mut admin = Admin::open(&EmbeddedBackend::new(&addr, "g"));
-    admin.add_resource(&r("r0")).await.unwrap();
-    admin.add_resource(&r("r1")).await.unwrap();
     let (aborted, starts) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
     let (ab, st, t1, t2) = (aborted.clone(), starts.clone(), t.clone(), t.clone());
     let mut a = builder(&addr, "a")

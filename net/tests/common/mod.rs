@@ -17,6 +17,17 @@ pub async fn server() -> Server {
     Server::start(config).await.expect("server starts")
 }
 
+/// A server whose group `g` has these resources, and its address.
+pub async fn server_with(resources: &[&str]) -> (Server, String) {
+    let server = server().await;
+    let addr = server.local_addr().to_string();
+    let mut admin = net::admin::Admin::open(&EmbeddedBackend::new(&addr, "g"));
+    for name in resources {
+        admin.add_resource(&ResourceId::new(name)).await.unwrap();
+    }
+    (server, addr)
+}
+
 /// A node builder with test timing: ttl 1.5 s, rebalance interval 100 ms, stop budget 200 ms.
 pub fn builder(addr: &str, name: &str) -> Rebalanser {
     Rebalanser::builder()
