@@ -156,6 +156,8 @@ fn nix_kill(pid: u32, signal: &str) {
 
 #[test]
 fn the_demo_shows_failover_and_no_double_access() {
+    let dir = temp_dir("demo");
+    let json = dir.join("demo.json");
     let (code, out, err) = rebalanser(&[
         "demo",
         "--nodes",
@@ -164,8 +166,22 @@ fn the_demo_shows_failover_and_no_double_access() {
         "6",
         "--ttl",
         "1500ms",
+        "--json",
+        json.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{out}\n{err}");
+    let text = std::fs::read_to_string(&json).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["schema_version"], 1, "{text}");
+    assert_eq!(v["figures"]["failed_over_resources"], 2, "{text}");
+    let failover = v["figures"]["failover_ms"].as_u64().unwrap();
+    assert!(
+        failover > 0 && failover < 1500 + 5_000,
+        "failover {failover} ms"
+    );
+    assert_eq!(v["properties"][0]["name"], "no_double_access", "{text}");
+    assert_eq!(v["properties"][0]["status"], "holds", "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
     for needle in [
         "== 3 nodes join",
         "== SIGKILL node-0",

@@ -207,6 +207,30 @@ async fn scenario(args: DemoArgs) -> Result<ExitCode, String> {
             o.resource, o.nodes, o.at_ms
         );
     }
+    if let Some(path) = &args.json {
+        figures.starts = s.starts;
+        figures.stops = s.stops;
+        let status = if s.overlaps.is_empty() {
+            "holds"
+        } else {
+            "violated"
+        };
+        let result = DemoResult {
+            schema_version: 1,
+            config: DemoConfig {
+                nodes: args.nodes,
+                resources: args.resources,
+                ttl_ms: args.ttl,
+            },
+            figures,
+            properties: vec![DemoProperty {
+                name: "no_double_access",
+                status,
+                violations: s.overlaps.clone(),
+            }],
+        };
+        crate::output::write_json(path, &result)?;
+    }
     Ok(if s.overlaps.is_empty() {
         ExitCode::SUCCESS
     } else {
