@@ -109,14 +109,16 @@ fn an_etcd_registry_without_the_feature_says_how_to_build_it() {
 /// A registry process, the `resources` command against it, and a clean exit on SIGTERM.
 #[test]
 fn resources_are_added_listed_and_removed_through_a_registry_process() {
-    let mut registry = Command::new(env!("CARGO_BIN_EXE_rebalanser"))
-        .args(["registry", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut registry = Killed(
+        Command::new(env!("CARGO_BIN_EXE_rebalanser"))
+            .args(["registry", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut line = String::new();
-    BufReader::new(registry.stdout.take().unwrap())
+    BufReader::new(registry.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let addr = line
@@ -140,9 +142,19 @@ fn resources_are_added_listed_and_removed_through_a_registry_process() {
     assert!(out.contains("resources (2): invoices orders"), "{out}");
     assert!(out.contains("leader: none"), "{out}");
 
-    nix_kill(registry.id(), "TERM");
-    let status = registry.wait().unwrap();
+    nix_kill(registry.0.id(), "TERM");
+    let status = registry.0.wait().unwrap();
     assert_eq!(status.code(), Some(0));
+}
+
+/// A child process that dies with the test, even when an assertion fails first.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn nix_kill(pid: u32, signal: &str) {
