@@ -273,16 +273,11 @@ async fn run_txn(
 /// The core's transaction as etcd's.
 pub(super) fn build_txn(codec: &KeyCodec, txn: &Txn) -> etcd_client::Txn {
     let signed = |r: Revision| i64::try_from(r).unwrap_or(i64::MAX);
+    let exists = |k| EtcdCompare::create_revision(codec.key(k), CompareOp::Greater, 0);
     let mut compares = Vec::new();
     for c in &txn.compare {
         match c {
-            Compare::Exists(k) => {
-                compares.push(EtcdCompare::create_revision(
-                    codec.key(k),
-                    CompareOp::Greater,
-                    0,
-                ));
-            }
+            Compare::Exists(k) => compares.push(exists(k)),
             Compare::Absent(k) => {
                 compares.push(EtcdCompare::version(codec.key(k), CompareOp::Equal, 0));
             }
@@ -294,34 +289,18 @@ pub(super) fn build_txn(codec: &KeyCodec, txn: &Txn) -> etcd_client::Txn {
                     encode_value(v),
                 ));
             }
-            Compare::CreateRevIs(k, r) => {
-                compares.push(EtcdCompare::create_revision(
-                    codec.key(k),
-                    CompareOp::Equal,
-                    signed(*r),
-                ));
+            Compare::CreateRevIs(k, r) | Compare::ModRevIs(k, r) => {
+                let key = codec.key(k);
+                compares.push(match c {
+                    Compare::CreateRevIs(..) => {
+                        EtcdCompare::create_revision(key, CompareOp::Equal, signed(*r))
+                    }
+                    _ => EtcdCompare::mod_revision(key, CompareOp::Equal, signed(*r)),
+                });
                 if *r == 0 {
                     // etcd reads a missing key's revisions as 0; the core's compare needs the
                     // key to exist.
-                    compares.push(EtcdCompare::create_revision(
-                        codec.key(k),
-                        CompareOp::Greater,
-                        0,
-                    ));
-                }
-            }
-            Compare::ModRevIs(k, r) => {
-                compares.push(EtcdCompare::mod_revision(
-                    codec.key(k),
-                    CompareOp::Equal,
-                    signed(*r),
-                ));
-                if *r == 0 {
-                    compares.push(EtcdCompare::create_revision(
-                        codec.key(k),
-                        CompareOp::Greater,
-                        0,
-                    ));
+                    compares.push(exists(k));
                 }
             }
         }
