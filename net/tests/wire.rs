@@ -54,12 +54,7 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
         let mut buf = BytesMut::from(&bytes[..]);
-        loop {
-            match decode_frame::<ClientFrame>(&mut buf, MAX) {
-                Ok(Some(_)) => continue,
-                Ok(None) | Err(_) => break,
-            }
-        }
+        while let Ok(Some(_)) = decode_frame::<ClientFrame>(&mut buf, MAX) {}
         prop_assert!(buf.capacity() <= MAX + 4 + bytes.len());
     }
 

@@ -39,10 +39,13 @@ pub fn builder(addr: &str, name: &str) -> Rebalanser {
         .retry(Duration::from_millis(100))
 }
 
+/// Who accesses each resource now, and each double access seen.
+type Accesses = (BTreeMap<ResourceId, BTreeSet<String>>, Vec<String>);
+
 /// Who accesses each resource, and every moment two did at once.
 #[derive(Clone, Default)]
 pub struct Tracker {
-    inner: Arc<Mutex<(BTreeMap<ResourceId, BTreeSet<String>>, Vec<String>)>>,
+    inner: Arc<Mutex<Accesses>>,
 }
 
 impl Tracker {
