@@ -10,7 +10,7 @@
 
 use net::admin::Admin;
 use net::cluster::{NodeProcess, Proxy, RegistryProcess};
-use net::monitor::{Monitor, MonitorState};
+use net::monitor::Monitor;
 use net::{Backend, EmbeddedBackend};
 use protocol::{NodeConfig, NodeId, ResourceId};
 use std::collections::{BTreeMap, BTreeSet};
@@ -208,7 +208,7 @@ impl Chaos {
         let bound = liveness_bound().as_millis() as u64;
         loop {
             let s = self.monitor.state();
-            if balanced(&s, &live, &self.resources) {
+            if s.settled(&live, &self.resources) {
                 let t = self.monitor.now_ms() - start;
                 self.figures.settle_ms.push(t);
                 self.assert_no_double_access(what);
@@ -354,23 +354,6 @@ fn percentile(xs: &[u64], p: usize) -> u64 {
         return 0;
     }
     v[((v.len() - 1) * p).div_ceil(100)]
-}
-
-fn balanced(s: &MonitorState, live: &BTreeSet<String>, resources: &BTreeSet<ResourceId>) -> bool {
-    let mut counts: BTreeMap<&str, usize> = live.iter().map(|n| (n.as_str(), 0)).collect();
-    if s.holders.len() != resources.len() {
-        return false;
-    }
-    for r in resources {
-        let Some(holders) = s.holders.get(r).filter(|h| h.len() == 1) else {
-            return false;
-        };
-        match counts.get_mut(holders.iter().next().unwrap().0.as_str()) {
-            Some(c) => *c += 1,
-            None => return false,
-        }
-    }
-    counts.values().max().unwrap() - counts.values().min().unwrap() <= 1
 }
 
 fn cycles() -> usize {

@@ -68,6 +68,28 @@ pub struct MonitorState {
 }
 
 impl MonitorState {
+    /// Whether the group has settled: every one of `resources` is accessed by exactly one of
+    /// `live`, nothing else is accessed, and the per-node counts differ by at most one.
+    pub fn settled(&self, live: &BTreeSet<String>, resources: &BTreeSet<ResourceId>) -> bool {
+        if self.holders.len() != resources.len() {
+            return false;
+        }
+        let mut counts: BTreeMap<&str, usize> = live.iter().map(|n| (n.as_str(), 0)).collect();
+        for r in resources {
+            let Some(holders) = self.holders.get(r).filter(|h| h.len() == 1) else {
+                return false;
+            };
+            let holder = holders.iter().next().expect("one holder");
+            match counts.get_mut(holder.0.as_str()) {
+                Some(c) => *c += 1,
+                None => return false,
+            }
+        }
+        let max = counts.values().max().copied().unwrap_or(0);
+        let min = counts.values().min().copied().unwrap_or(0);
+        max - min <= 1
+    }
+
     /// What each node accesses now.
     pub fn by_node(&self) -> BTreeMap<NodeId, BTreeSet<ResourceId>> {
         let mut m: BTreeMap<NodeId, BTreeSet<ResourceId>> = BTreeMap::new();

@@ -8,7 +8,7 @@ use net::cluster::NodeProcess;
 use net::monitor::{Monitor, MonitorState};
 use net::{EmbeddedBackend, Server, ServerConfig};
 use protocol::{NodeId, ResourceId};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -246,7 +246,7 @@ impl Demo {
         loop {
             let s = self.monitor.state();
             self.print_table(&s);
-            if balanced(&s, live, &self.resources) {
+            if s.settled(live, &self.resources) {
                 return Ok(self.monitor.now_ms());
             }
             if self.monitor.now_ms() - start > self.step_timeout.as_millis() as u64 {
@@ -296,24 +296,4 @@ impl Demo {
         }
         last - since
     }
-}
-
-fn balanced(s: &MonitorState, live: &BTreeSet<String>, resources: &BTreeSet<ResourceId>) -> bool {
-    let mut counts: BTreeMap<&str, usize> = live.iter().map(|n| (n.as_str(), 0)).collect();
-    for r in resources {
-        let Some(holders) = s.holders.get(r) else {
-            return false;
-        };
-        if holders.len() != 1 {
-            return false;
-        }
-        let h = holders.iter().next().expect("one holder");
-        match counts.get_mut(h.0.as_str()) {
-            Some(c) => *c += 1,
-            None => return false,
-        }
-    }
-    let max = counts.values().max().copied().unwrap_or(0);
-    let min = counts.values().min().copied().unwrap_or(0);
-    s.holders.len() == resources.len() && max - min <= 1
 }
