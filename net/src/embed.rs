@@ -7,7 +7,7 @@ use protocol::{Node, NodeConfig, NodeId, Phase, ResourceId};
 use std::collections::BTreeSet;
 use std::fmt::Display;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
@@ -158,7 +158,8 @@ impl Rebalanser {
             resources: 0,
             running: BTreeSet::new(),
         });
-        let (events, _) = broadcast::channel(1024);
+        // Subscribed before the runtime runs, so the first `events()` misses nothing.
+        let (events, first_events) = broadcast::channel(1024);
         let core = Node::new(node, self.config, None);
         let runtime = Runtime::new(core, link, app, commands, state_tx, events.clone());
         tracing::info!("starting on the {}", backend.describe());
@@ -167,6 +168,7 @@ impl Rebalanser {
             state,
             commands: commands_tx,
             events,
+            first_events: Mutex::new(Some(first_events)),
             task,
         })
     }
@@ -191,6 +193,7 @@ pub struct NodeHandle {
     state: watch::Receiver<NodeState>,
     commands: mpsc::Sender<Command>,
     events: broadcast::Sender<NodeEvent>,
+    first_events: Mutex<Option<broadcast::Receiver<NodeEvent>>>,
     task: JoinHandle<()>,
 }
 
@@ -211,9 +214,17 @@ impl NodeHandle {
         self.state()
     }
 
-    /// Events from now on (joins, leadership, fences, starts and stops).
+    /// The node's events (joins, leadership, fences, starts, stops and aborts). The first call
+    /// receives every event since [`Rebalanser::start`] (the node runs at once, so a later
+    /// subscription could miss its join or an early abort); each later call receives the
+    /// events from the moment of the call. A receiver that falls more than 1,024 events behind
+    /// gets `Lagged` and then the newest events.
     pub fn events(&self) -> broadcast::Receiver<NodeEvent> {
-        self.events.subscribe()
+        let first = self.first_events.lock().map(|mut f| f.take());
+        match first {
+            Ok(Some(rx)) => rx,
+            _ => self.events.subscribe(),
+        }
     }
 
     /// Leave the group gracefully: stop every resource (each within the stop budget), release

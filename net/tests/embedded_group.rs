@@ -4,7 +4,8 @@ mod common;
 
 use common::{builder, r, server, wait_until, Tracker};
 use net::admin::Admin;
-use net::{EmbeddedBackend, NodeHandle};
+use net::{EmbeddedBackend, NodeEvent, NodeHandle};
+use protocol::node::Event;
 use protocol::ResourceId;
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -116,4 +117,25 @@ async fn a_restarted_registry_with_a_data_file_keeps_the_group() {
         "{e}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The node runs from `start()` on, so a subscriber that comes late must still see its join
+/// (an abort in the first milliseconds would otherwise go unseen).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_event_receiver_sees_everything_since_start() {
+    let (server, addr) = common::server_with(&["r0"]).await;
+    let mut a = builder(&addr, "a").start().unwrap();
+    a.wait_for(|s| s.running.len() == 1).await;
+    let mut first = a.events();
+    match first.try_recv() {
+        Ok(NodeEvent::Protocol(Event::Joined(s))) => assert_eq!(s.node.0, "a"),
+        other => panic!("the first receiver starts with the join, not {other:?}"),
+    }
+    let mut later = a.events();
+    assert!(
+        later.try_recv().is_err(),
+        "a later receiver starts from its call"
+    );
+    a.shutdown(Duration::from_secs(5)).await.unwrap();
+    server.shutdown().await;
 }
