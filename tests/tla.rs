@@ -1,4 +1,4 @@
-//! TLC on the TLA+ spec: every CI configuration holds, the timing breach is caught, the
+//! TLC on the TLA+ spec: the CI configurations hold (the two largest are opt-in), the timing breach is caught, the
 //! cross-check finds every mutant killed by TLC, the model checker and the simulator alike
 //! (with the property TLC should name) and every mutant's TLC counterexample replayed through
 //! the Rust core to the same violation; bad input exits 2. Needs Java 17 and `tla/setup.sh`.
@@ -28,10 +28,8 @@ fn json_of(name: &str, args: &[&str]) -> (i32, serde_json::Value) {
     (code, v)
 }
 
-#[test]
-fn every_ci_configuration_holds() {
-    // `ci` and `liveness` run in the cross-check below, whose clean row must hold on both.
-    for config in ["ci-joining", "ci-membership", "ci-churn", "ci-late"] {
+fn configurations_hold(configs: &[&str]) {
+    for &config in configs {
         let (code, v) = json_of(config, &["--config", config]);
         assert_eq!(code, 0, "{config}: {v}");
         assert_eq!(v["verdict"], "holds");
@@ -40,6 +38,20 @@ fn every_ci_configuration_holds() {
             "{config}: {v}"
         );
     }
+}
+
+#[test]
+fn the_small_ci_configurations_hold() {
+    // `ci` and `liveness` run in the cross-check below, whose clean row must hold on both.
+    configurations_hold(&["ci-membership", "ci-late"]);
+}
+
+/// The two largest configurations (about 1.4 M states, 90 s on an idle 2-core machine) would
+/// take a tenth of CI's time budget; `rebalanser report --profile full` runs them nightly.
+#[test]
+#[ignore = "opt-in, about 2 minutes: cargo test --profile ci --test tla -- --ignored"]
+fn the_large_ci_configurations_hold() {
+    configurations_hold(&["ci-joining", "ci-churn"]);
 }
 
 #[test]
