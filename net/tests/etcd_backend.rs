@@ -4,7 +4,9 @@
 //! Every test fails (never skips) when the `etcd` binary is missing, saying how to install it.
 #![cfg(feature = "etcd")]
 
-use net::backend::etcd::{EtcdBackend, EtcdConfig, EtcdTls, KeyCodec, LocalEtcd, INSTALL_HINT};
+use net::backend::etcd::{
+    EtcdBackend, EtcdConfig, EtcdTls, KeyCodec, LocalEtcd, LocalEtcdTls, INSTALL_HINT,
+};
 use net::backend::{Backend, Link, LinkEvent, LinkTimeouts};
 use protocol::registry::{Change, Compare, Key, KeyValue, Op, Request, Response, Txn, Value};
 use protocol::{Assignment, LeaseId, NodeId, Outcome, Registry, ResourceId, Revision, Session};
@@ -1083,4 +1085,135 @@ async fn authentication_is_passed_through() {
     let mut anonymous = Client::open(&backend(&etcd), "c");
     // etcd 3.4 answers "user name is empty" (INVALID_ARGUMENT): it will not pass later either.
     assert_eq!(anonymous.call(Request::Range).await, Outcome::Fatal);
+}
+
+/// A throwaway PKI in `dir`: a CA, etcd's certificate from it (for `127.0.0.1` and
+/// `localhost`), a client certificate from it, and a second CA that signed nothing.
+struct Pki {
+    ca: std::path::PathBuf,
+    other_ca: std::path::PathBuf,
+    server: LocalEtcdTls,
+    client_cert: std::path::PathBuf,
+    client_key: std::path::PathBuf,
+}
+
+fn pki(dir: &std::path::Path) -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair};
+    std::fs::create_dir_all(dir).unwrap();
+    let write = |name: &str, pem: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, pem).unwrap();
+        path
+    };
+    let ca = |name: &str| {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let cert = params.self_signed(&key).unwrap();
+        (cert, key)
+    };
+    let (ca_cert, ca_key) = ca("rebalanser test CA");
+    let (other_cert, _) = ca("another CA");
+    let leaf = |names: &[&str], usage: ExtendedKeyUsagePurpose| {
+        let key = KeyPair::generate().unwrap();
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut params = CertificateParams::new(names).unwrap();
+        params.extended_key_usages = vec![usage];
+        let cert = params.signed_by(&key, &ca_cert, &ca_key).unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    let (server_cert, server_key) = leaf(
+        &["127.0.0.1", "localhost"],
+        ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    let (client_cert, client_key) = leaf(&["node"], ExtendedKeyUsagePurpose::ClientAuth);
+    let ca = write("ca.pem", ca_cert.pem());
+    Pki {
+        other_ca: write("other-ca.pem", other_cert.pem()),
+        server: LocalEtcdTls {
+            cert: write("server.pem", server_cert),
+            key: write("server-key.pem", server_key),
+            client_ca: Some(ca.clone()),
+        },
+        client_cert: write("client.pem", client_cert),
+        client_key: write("client-key.pem", client_key),
+        ca,
+    }
+}
+
+/// TLS is passed through end to end: with the CA, a client certificate and the domain the
+/// link talks to an etcd that demands client certificates; without the certificate, with a CA
+/// that did not sign etcd's certificate, or in plain text, nothing succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_client_certificates_is_passed_through() {
+    let dir = std::env::temp_dir().join(format!("rebalanser-etcd-pki-{}", std::process::id()));
+    let pki = pki(&dir);
+    let etcd = match LocalEtcd::start_tls(pki.server.clone()).await {
+        Ok(etcd) => etcd,
+        Err(e) => panic!("cannot run the etcd TLS test: {e}"),
+    };
+    assert!(
+        etcd.endpoint().starts_with("https://"),
+        "{}",
+        etcd.endpoint()
+    );
+    let tls = EtcdTls {
+        ca: pki.ca.clone(),
+        cert: Some(pki.client_cert.clone()),
+        key: Some(pki.client_key.clone()),
+        domain: Some("localhost".into()),
+    };
+    let with = |tls: Option<EtcdTls>| {
+        let mut config = EtcdConfig::new([etcd.endpoint()], GROUP);
+        config.tls = tls;
+        EtcdBackend::new(config).expect("valid config")
+    };
+    let mut c = Client::open(&with(Some(tls.clone())), "a");
+    let lease = match c.ok(Request::Grant { ttl: 2_000 }).await {
+        Response::Granted { lease, .. } => lease,
+        other => panic!("grant over TLS: {other}"),
+    };
+    let member = Key::Member(node("a"));
+    c.ok(txn(
+        vec![],
+        vec![put(member.clone(), session("a", lease), Some(lease))],
+        vec![],
+    ))
+    .await;
+    match c.ok(Request::Range).await {
+        Response::Range { kvs, .. } => assert_eq!(kvs.len(), 1, "{kvs:?}"),
+        other => panic!("range over TLS: {other}"),
+    }
+
+    let refused = [
+        (
+            "no client certificate",
+            Some(EtcdTls {
+                cert: None,
+                key: None,
+                ..tls.clone()
+            }),
+        ),
+        (
+            "a CA that did not sign etcd's certificate",
+            Some(EtcdTls {
+                ca: pki.other_ca.clone(),
+                ..tls.clone()
+            }),
+        ),
+        ("plain text", None),
+    ];
+    for (k, (what, tls)) in refused.into_iter().enumerate() {
+        let mut c = Client::open(&with(tls), &format!("refused-{k}"));
+        let outcome = c.call(Request::Range).await;
+        assert!(
+            matches!(outcome, Outcome::PostFailed | Outcome::Unknown),
+            "{what}: {outcome}"
+        );
+    }
+    drop(etcd);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -32,7 +32,22 @@ pub struct LocalEtcd {
     dir: PathBuf,
     client_port: u16,
     peer_port: u16,
+    /// Plain-HTTP `/health` when the client port speaks TLS.
+    metrics_port: u16,
+    tls: Option<LocalEtcdTls>,
     child: Option<Child>,
+}
+
+/// TLS on a [`LocalEtcd`]'s client port: the server's certificate and key (PEM files), and the
+/// CA that client certificates must be signed by, if etcd is to demand one.
+#[derive(Clone, Debug)]
+pub struct LocalEtcdTls {
+    /// The server certificate; it must name `127.0.0.1` or the domain clients verify.
+    pub cert: PathBuf,
+    /// The server certificate's private key.
+    pub key: PathBuf,
+    /// With a CA, etcd refuses clients without a certificate it signed (`--client-cert-auth`).
+    pub client_ca: Option<PathBuf>,
 }
 
 impl LocalEtcd {
@@ -47,7 +62,16 @@ impl LocalEtcd {
     /// [`start`](Self::start) with this `etcd` binary instead of the one on `PATH` (or in
     /// [`ETCD_BIN_VAR`]).
     pub async fn start_with_binary(binary: impl Into<PathBuf>) -> io::Result<LocalEtcd> {
-        let binary = binary.into();
+        Self::start_with(binary.into(), None).await
+    }
+
+    /// [`start`](Self::start) with TLS on the client port: [`endpoint`](Self::endpoint) is
+    /// then `https://…`.
+    pub async fn start_tls(tls: LocalEtcdTls) -> io::Result<LocalEtcd> {
+        Self::start_with(find_binary()?, Some(tls)).await
+    }
+
+    async fn start_with(binary: PathBuf, tls: Option<LocalEtcdTls>) -> io::Result<LocalEtcd> {
         if !binary.is_file() {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
@@ -58,12 +82,14 @@ impl LocalEtcd {
         // A free port can be taken by someone else between our probe and etcd's bind: retry.
         for _ in 0..3 {
             let dir = fresh_dir()?;
-            let (client_port, peer_port) = free_ports()?;
+            let [client_port, peer_port, metrics_port] = free_ports()?;
             let mut etcd = LocalEtcd {
                 binary: binary.clone(),
                 dir,
                 client_port,
                 peer_port,
+                metrics_port,
+                tls: tls.clone(),
                 child: None,
             };
             match etcd.launch().await {
@@ -74,9 +100,10 @@ impl LocalEtcd {
         Err(last.unwrap_or_else(|| io::Error::other("etcd did not start")))
     }
 
-    /// The client endpoint, `http://127.0.0.1:PORT`.
+    /// The client endpoint, `http://127.0.0.1:PORT` (`https://` with TLS).
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.client_port)
     }
 
     /// The client port.
@@ -166,9 +193,24 @@ impl LocalEtcd {
             .create(true)
             .append(true)
             .open(self.dir.join("etcd.log"))?;
-        let client = format!("http://127.0.0.1:{}", self.client_port);
+        let client = self.endpoint();
         let peer = format!("http://127.0.0.1:{}", self.peer_port);
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        if let Some(tls) = &self.tls {
+            command
+                .arg(format!("--cert-file={}", tls.cert.display()))
+                .arg(format!("--key-file={}", tls.key.display()))
+                .arg(format!(
+                    "--listen-metrics-urls=http://127.0.0.1:{}",
+                    self.metrics_port
+                ));
+            if let Some(ca) = &tls.client_ca {
+                command
+                    .arg("--client-cert-auth")
+                    .arg(format!("--trusted-ca-file={}", ca.display()));
+            }
+        }
+        let child = command
             .arg("--name=local")
             .arg(format!("--data-dir={}", self.dir.join("data").display()))
             .arg(format!("--listen-client-urls={client}"))
@@ -197,7 +239,11 @@ impl LocalEtcd {
     /// Poll `/health` on the client port until etcd reports a leader (bounded).
     async fn wait_ready(&mut self) -> io::Result<()> {
         let deadline = Instant::now() + READY_WITHIN;
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.client_port));
+        let port = match self.tls {
+            Some(_) => self.metrics_port,
+            None => self.client_port,
+        };
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         loop {
             if let Some(child) = &mut self.child {
                 if let Ok(Some(status)) = child.try_wait() {
@@ -277,11 +323,14 @@ fn find_binary() -> io::Result<PathBuf> {
         })
 }
 
-/// Two distinct free loopback ports (both probes are held open together so they differ).
-fn free_ports() -> io::Result<(u16, u16)> {
-    let a = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-    let b = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-    Ok((a.local_addr()?.port(), b.local_addr()?.port()))
+/// Three distinct free loopback ports (the probes are held open together so they differ).
+fn free_ports() -> io::Result<[u16; 3]> {
+    let probes = [(); 3].map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)));
+    let mut ports = [0; 3];
+    for (port, probe) in ports.iter_mut().zip(probes) {
+        *port = probe?.local_addr()?.port();
+    }
+    Ok(ports)
 }
 
 fn fresh_dir() -> io::Result<PathBuf> {

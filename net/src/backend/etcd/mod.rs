@@ -40,7 +40,7 @@ pub mod local;
 mod watch;
 
 pub use codec::KeyCodec;
-pub use local::{LocalEtcd, INSTALL_HINT};
+pub use local::{LocalEtcd, LocalEtcdTls, INSTALL_HINT};
 
 use super::{Backend, Link, LinkTimeouts};
 use protocol::NodeId;
