@@ -236,7 +236,8 @@ impl LocalEtcd {
         self.wait_ready().await
     }
 
-    /// Poll `/health` on the client port until etcd reports a leader (bounded).
+    /// Poll `/health` (on the client port, or the metrics port under TLS) until etcd reports a
+    /// leader (bounded).
     async fn wait_ready(&mut self) -> io::Result<()> {
         let deadline = Instant::now() + READY_WITHIN;
         let port = match self.tls {
