@@ -28,6 +28,13 @@ enum Command {
     /// Model-check the resource-barrier protocol exhaustively (stateright) and report every
     /// property: always (safety), eventually (liveness, once faults stop) and sometimes
     /// (the model is not vacuous).
+    ///
+    /// With no configuration flags it runs the portfolio (see --list): one configuration per
+    /// fault class (crash, request/reply failure, lapse and expiry, admin changes, membership
+    /// changes, watch breaks, late and duplicated requests) on the smallest group where it
+    /// bites, plus the combined default, with one verdict. Any configuration flag
+    /// (--nodes, --crashes, ...) checks exactly that one configuration instead, every unnamed
+    /// part at its default. --mutant alone runs the portfolio with the defect.
     Check(CheckArgs),
     /// Browse the same model interactively in stateright's Explorer (a local web page).
     Explore(ExploreArgs),
@@ -274,55 +281,74 @@ fn parse_faults(s: &str) -> Result<FaultPlan, String> {
     FaultPlan::parse(s)
 }
 
-/// What the model contains.
+/// What the model contains. Every field is optional so that `check` can tell a configuration
+/// the user spelled out (any of these flags: exactly that one configuration, the rest at its
+/// default) from none at all (the portfolio).
 #[derive(Args, Debug, Clone)]
 struct ModelArgs {
-    /// Nodes in the group (1-5).
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=5))]
-    nodes: u8,
-    /// Resources at the start (0-8); an admin change may add one more.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=8))]
-    resources: u8,
-    /// Budget: process crashes (each restarts later).
-    #[arg(long, default_value_t = 1)]
-    crashes: u8,
+    /// Nodes in the group (1-5). Default 2.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=5))]
+    nodes: Option<u8>,
+    /// Resources at the start (0-8); an admin change may add one more. Default 2.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=8))]
+    resources: Option<u8>,
+    /// Budget: process crashes (each restarts later). Default 1.
+    #[arg(long, allow_negative_numbers = true)]
+    crashes: Option<u8>,
     /// Budget: request/reply failures, each at one of the eight steps (POST_REQUEST ...
     /// UPDATE_CLIENT_STATE), seen by the node as POST_FAILED, RETRYABLE, FATAL or UNKNOWN.
-    #[arg(long, default_value_t = 1)]
-    rpc_faults: u8,
+    /// Default 1.
+    #[arg(long, allow_negative_numbers = true)]
+    rpc_faults: Option<u8>,
     /// Budget: keep-alive lapses (a node's self-fencing deadline passes and its lease may
     /// expire); with --timing-assumption off, also leases expiring under a node that relies on
     /// them. Default: 0, or 1 with --timing-assumption off.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     expiries: Option<u8>,
-    /// Budget: resources added or removed by the administrator.
-    #[arg(long, default_value_t = 0)]
-    admin_changes: u8,
-    /// Budget: watch streams that break.
-    #[arg(long, default_value_t = 0)]
-    watch_breaks: u8,
-    /// Budget: nodes leaving gracefully and joining again.
-    #[arg(long, default_value_t = 0)]
-    membership_changes: u8,
-    /// Where exploration starts: a settled group, or every node just joining.
-    #[arg(long, value_enum, default_value_t = StartArg::Settled)]
-    start: StartArg,
+    /// Budget: resources added or removed by the administrator. Default 0.
+    #[arg(long, allow_negative_numbers = true)]
+    admin_changes: Option<u8>,
+    /// Budget: watch streams that break. Default 0.
+    #[arg(long, allow_negative_numbers = true)]
+    watch_breaks: Option<u8>,
+    /// Budget: nodes leaving gracefully and joining again. Default 0.
+    #[arg(long, allow_negative_numbers = true)]
+    membership_changes: Option<u8>,
+    /// Budget: requests the node gives up on (a timeout: it sees UNKNOWN) while they are still
+    /// on their way; they may land later. Default 0.
+    #[arg(long, allow_negative_numbers = true)]
+    late: Option<u8>,
+    /// Budget: requests the network hands the registry twice (the copy may land later).
+    /// Default 0.
+    #[arg(long, allow_negative_numbers = true)]
+    duplicates: Option<u8>,
+    /// Where exploration starts: a settled group, or every node just joining. Default settled.
+    #[arg(long, value_enum)]
+    start: Option<StartArg>,
     /// Turn off symmetry reduction over node names.
     #[arg(long)]
     no_symmetry: bool,
-    /// Check a deliberate defect (see `rebalanser mutants`): its name or code (M1..M7).
+    /// Check a deliberate defect (see `rebalanser mutants`): its name or code (M1..M8).
     #[arg(long, value_parser = parse_mutant)]
     mutant: Option<Mutant>,
     /// The timing assumption (bounded drift, pauses and stop time). Off, a lease may expire
     /// under a node that still accesses resources, and the checker must find the damage.
-    #[arg(long, value_enum, default_value_t = OnOff::On)]
-    timing_assumption: OnOff,
+    /// Default on.
+    #[arg(long, value_enum)]
+    timing_assumption: Option<OnOff>,
 }
 
 #[derive(Args, Debug)]
 struct CheckArgs {
     #[command(flatten)]
     model: ModelArgs,
+    /// Run one configuration of the portfolio by name, or `all` (the default without
+    /// configuration flags). See --list.
+    #[arg(long, value_name = "NAME|all")]
+    config: Option<String>,
+    /// List the portfolio's configurations, what each covers and its command, and exit.
+    #[arg(long)]
+    list: bool,
     /// Search order: bfs finds shortest counterexamples, dfs uses less memory.
     #[arg(long, value_enum, default_value_t = StrategyArg::Bfs)]
     strategy: StrategyArg,
@@ -382,62 +408,119 @@ fn parse_mutant(s: &str) -> Result<Mutant, String> {
 }
 
 impl ModelArgs {
+    /// Whether the user named any part of the configuration (`--mutant` aside).
+    fn explicit(&self) -> bool {
+        let budgets = [
+            self.nodes,
+            self.resources,
+            self.crashes,
+            self.rpc_faults,
+            self.expiries,
+            self.admin_changes,
+            self.watch_breaks,
+            self.membership_changes,
+            self.late,
+            self.duplicates,
+        ];
+        budgets.iter().any(Option::is_some)
+            || self.start.is_some()
+            || self.no_symmetry
+            || self.timing_assumption.is_some()
+    }
+
+    /// The one configuration these flags describe, every unnamed part at its default.
     fn config(&self) -> ModelConfig {
+        let d = ModelConfig::default();
+        let timing = !matches!(self.timing_assumption, Some(OnOff::Off));
         ModelConfig {
-            nodes: self.nodes.into(),
-            resources: self.resources.into(),
-            crashes: self.crashes,
-            rpc_faults: self.rpc_faults,
-            expiries: self
-                .expiries
-                .unwrap_or(matches!(self.timing_assumption, OnOff::Off).into()),
-            admin_changes: self.admin_changes,
-            watch_breaks: self.watch_breaks,
-            membership_changes: self.membership_changes,
+            nodes: self.nodes.map_or(d.nodes, usize::from),
+            resources: self.resources.map_or(d.resources, usize::from),
+            crashes: self.crashes.unwrap_or(d.crashes),
+            rpc_faults: self.rpc_faults.unwrap_or(d.rpc_faults),
+            expiries: self.expiries.unwrap_or((!timing).into()),
+            admin_changes: self.admin_changes.unwrap_or(d.admin_changes),
+            watch_breaks: self.watch_breaks.unwrap_or(d.watch_breaks),
+            membership_changes: self.membership_changes.unwrap_or(d.membership_changes),
+            late: self.late.unwrap_or(d.late),
+            duplicates: self.duplicates.unwrap_or(d.duplicates),
             symmetry: !self.no_symmetry,
-            timing_assumption: matches!(self.timing_assumption, OnOff::On),
+            timing_assumption: timing,
             mutant: self.mutant,
             start: match self.start {
-                StartArg::Settled => Start::Settled,
-                StartArg::Joining => Start::Joining,
+                None => d.start,
+                Some(StartArg::Settled) => Start::Settled,
+                Some(StartArg::Joining) => Start::Joining,
             },
         }
     }
 }
 
+/// `rebalanser check`: the portfolio, one of its configurations, or the configuration the
+/// flags spell out.
+fn check(args: CheckArgs) -> Result<ExitCode, String> {
+    if args.list {
+        print!("{}", output::render_portfolio_list());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let entries = match (&args.config, args.model.explicit()) {
+        (Some(name), true) => {
+            return Err(format!(
+                "--config {name} names a whole configuration: give it alone, or give \
+                 configuration flags (--nodes, --crashes, ...) without --config"
+            ))
+        }
+        (Some(name), false) if name == "all" => model::portfolio::entries(),
+        (Some(name), false) => vec![model::portfolio::find(name)?],
+        (None, false) => model::portfolio::entries(),
+        (None, true) => Vec::new(),
+    };
+    let config = args.model.config();
+    config.validate()?;
+    if let Some(path) = &args.json {
+        output::check_writable(path)?;
+    }
+    let options = CheckOptions {
+        strategy: match args.strategy {
+            StrategyArg::Bfs => Strategy::Bfs,
+            StrategyArg::Dfs => Strategy::Dfs,
+        },
+        threads: args.threads.into(),
+        timeout: args.timeout.map(Duration::from_secs),
+        progress: !args.quiet,
+        liveness: !args.no_liveness,
+    };
+    let report = if entries.is_empty() {
+        if !args.quiet {
+            eprintln!("{}", output::describe_config(&config, &options));
+        }
+        let report = check::run(&config, &options);
+        print!("{}", output::render_check(&report));
+        report
+    } else {
+        let count = entries.len();
+        let report = model::portfolio::run(&entries, args.model.mutant, &options, |i, e| {
+            if !args.quiet {
+                eprintln!("[{}/{count}] {}: {}", i + 1, e.name, e.covers);
+                eprintln!("      {}", output::check_command(&e.config));
+            }
+        });
+        print!("{}", output::render_portfolio(&report));
+        report
+    };
+    if let Some(path) = &args.json {
+        output::write_json(path, &report)?;
+    }
+    Ok(if report.violated() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 /// Run a parsed command line; `Err` is bad input (exit 2).
 pub fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
-        Command::Check(args) => {
-            let config = args.model.config();
-            config.validate()?;
-            if let Some(path) = &args.json {
-                output::check_writable(path)?;
-            }
-            let options = CheckOptions {
-                strategy: match args.strategy {
-                    StrategyArg::Bfs => Strategy::Bfs,
-                    StrategyArg::Dfs => Strategy::Dfs,
-                },
-                threads: args.threads.into(),
-                timeout: args.timeout.map(Duration::from_secs),
-                progress: !args.quiet,
-                liveness: !args.no_liveness,
-            };
-            if !args.quiet {
-                eprintln!("{}", output::describe_config(&config, &options));
-            }
-            let report = check::run(&config, &options);
-            print!("{}", output::render_check(&report));
-            if let Some(path) = &args.json {
-                output::write_json(path, &report)?;
-            }
-            Ok(if report.violated() {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            })
-        }
+        Command::Check(args) => check(args),
         Command::Explore(args) => {
             let config = args.model.config();
             config.validate()?;

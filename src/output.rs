@@ -36,8 +36,8 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), String> {
 pub fn describe_config(c: &ModelConfig, o: &CheckOptions) -> String {
     format!(
         "checking {} node(s) x {} resource(s), start {:?}; budgets: crashes {}, rpc-faults {}, \
-         expiries {}, admin-changes {}, watch-breaks {}, membership-changes {}; symmetry {}; \
-         timing assumption {}; mutant {}; {:?} with {} thread(s)",
+         expiries {}, admin-changes {}, watch-breaks {}, membership-changes {}, late {}, \
+         duplicates {}; symmetry {}; timing assumption {}; mutant {}; {:?} with {} thread(s)",
         c.nodes,
         c.resources,
         c.start,
@@ -47,6 +47,8 @@ pub fn describe_config(c: &ModelConfig, o: &CheckOptions) -> String {
         c.admin_changes,
         c.watch_breaks,
         c.membership_changes,
+        c.late,
+        c.duplicates,
         if c.symmetry { "on" } else { "off" },
         if c.timing_assumption { "on" } else { "off" },
         c.mutant.map_or("none".to_string(), |m| format!(
@@ -146,6 +148,67 @@ pub fn render_check(r: &CheckReport) -> String {
     out
 }
 
+/// The portfolio's rows (one line per configuration), then the folded result.
+pub fn render_portfolio(r: &CheckReport) -> String {
+    let mut out = String::from("\nconfiguration   unique states   depth   seconds   verdict\n");
+    for row in &r.rows {
+        let f = &row.report.figures;
+        let verdict = if row.report.violated() {
+            let names: Vec<&str> = row
+                .report
+                .properties
+                .iter()
+                .filter(|p| p.status == Status::Violated)
+                .map(|p| p.name.as_str())
+                .collect();
+            format!("VIOLATED ({})", names.join(", "))
+        } else if !f.exhaustive
+            || row
+                .report
+                .properties
+                .iter()
+                .any(|p| p.status == Status::Unknown && p.kind != "sometimes")
+        {
+            "undecided".to_string()
+        } else {
+            "holds".to_string()
+        };
+        let _ = writeln!(
+            out,
+            "{:<15} {:>13}   {:>5}   {:>7.1}   {verdict}",
+            row.name,
+            thousands(f.unique_states as u64),
+            f.depth,
+            f.seconds + f.liveness_seconds,
+        );
+    }
+    let skipped = model::portfolio::entries()
+        .len()
+        .saturating_sub(r.rows.len());
+    if skipped > 0 {
+        let _ = writeln!(
+            out,
+            "({skipped} more configuration(s) not run: the search stops at the first violation)"
+        );
+    }
+    out.push_str(&render_check(r));
+    out
+}
+
+/// The portfolio's configurations, for `check --list`.
+pub fn render_portfolio_list() -> String {
+    let mut out = String::from(
+        "`rebalanser check` with no configuration flags runs every one of these (one verdict);\n\
+         `check --config NAME` runs one. Each isolates a fault class on the smallest group \
+         where it bites.\n",
+    );
+    for e in model::portfolio::entries() {
+        let cmd = check_command(&e.config);
+        let _ = writeln!(out, "\n  {:<12} {}\n  {:<12} {cmd}", e.name, e.covers, "");
+    }
+    out
+}
+
 /// One entry of the mutant catalogue.
 #[derive(Serialize)]
 pub struct MutantEntry {
@@ -182,6 +245,12 @@ pub fn check_command(c: &ModelConfig) -> String {
     }
     if c.membership_changes > 0 {
         let _ = write!(cmd, " --membership-changes {}", c.membership_changes);
+    }
+    if c.late > 0 {
+        let _ = write!(cmd, " --late {}", c.late);
+    }
+    if c.duplicates > 0 {
+        let _ = write!(cmd, " --duplicates {}", c.duplicates);
     }
     if c.start == model::Start::Joining {
         cmd.push_str(" --start joining");

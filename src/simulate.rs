@@ -80,6 +80,9 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
 pub fn sim_command(config: &SimConfig, seed: u64) -> Option<String> {
     let d = SimConfig::default();
     if !config.skip.is_empty()
+        || config.script.is_some()
+        || config.stop_at.is_some()
+        || config.draws_from.is_some()
         || config.timing != d.timing
         || config.envelope != d.envelope
         || config.network != d.network
@@ -747,6 +750,8 @@ struct ShrinkReport {
     after: sim::shrink::Size,
     attempts: u32,
     seconds: f64,
+    /// The faults the shrunk run injects, readably, in order.
+    faults: Vec<String>,
     saved: String,
 }
 
@@ -785,6 +790,14 @@ pub fn shrink_run(
         saved.seed, shrunk.property, shrunk.attempts, seconds
     );
     let _ = writeln!(out, "  {:<28} {:>10} {:>10}", "", "before", "after");
+    let label = |s: &sim::shrink::Size| {
+        if s.breached {
+            "breached"
+        } else {
+            "protocol"
+        }
+    };
+    let _ = writeln!(out, "  {:<28} {:>10} {:>10}", "label", label(b), label(a));
     for (name, x, y) in [
         ("faults before the failure", b.faults, a.faults),
         ("events before the failure", b.events, a.events),
@@ -795,14 +808,34 @@ pub fn shrink_run(
     ] {
         let _ = writeln!(out, "  {name:<28} {x:>10} {y:>10}");
     }
-    let _ = writeln!(out, "faults left: {}", shrunk.config.faults);
-    if !shrunk.config.skip.is_empty() {
+    let script: Vec<String> = shrunk
+        .config
+        .script
+        .iter()
+        .flatten()
+        .map(|f| f.describe())
+        .collect();
+    let _ = writeln!(out, "fault kinds on: {}", shrunk.config.faults);
+    if script.is_empty() {
+        let _ = writeln!(out, "faults injected: none");
+    } else {
+        let _ = writeln!(out, "faults injected:");
+        for f in &script {
+            let _ = writeln!(out, "  {f}");
+        }
+    }
+    if shrunk.config.faults.has(FaultKind::Reorder) {
         let _ = writeln!(
             out,
-            "scheduled faults dropped: {}",
-            shrunk.config.skip.len()
+            "  (and reorder: messages may overtake each other; counted as one fault)"
         );
     }
+    let _ = writeln!(
+        out,
+        "the run ends at the failure (event {}); a replay takes its other random choices from \
+         the original run",
+        a.events - 1
+    );
     let _ = writeln!(out, "saved {}", target.display());
     let _ = writeln!(
         out,
@@ -819,6 +852,7 @@ pub fn shrink_run(
             after: shrunk.after,
             attempts: shrunk.attempts,
             seconds,
+            faults: script,
             saved: target.display().to_string(),
         };
         output::write_json(path, &report)?;

@@ -9,7 +9,14 @@
 //! shortest run of model steps (one step of anything, then more steps of the same process)
 //! whose state, projected into the spec's variables, equals TLC's next state; where several
 //! runs match, the replay backtracks. TLC's action names are not used to match (TLC often
-//! names only the enclosing disjunct, `Progress`). A settled start is reached from the joining
+//! names only the enclosing disjunct, `Progress`).
+//!
+//! Where the spec takes two steps for one of the model's, the replay takes the model's in two
+//! halves ([`Move`]): the spec's `TimeOut` (the request times out on its way) and `Reply` (the
+//! node reads UNKNOWN) are the model's `TimeOut`; the spec's `Duplicate` (the network copies
+//! the request) and `Deliver` are the model's `Duplicate`. Between the halves the projection
+//! shows the spec's state in between (the answer UNKNOWN not yet read; the copy on the wire,
+//! the registry not yet reached), and only other processes and the registry may step. A settled start is reached from the joining
 //! state by fault-free steps. At the end the core must violate the property TLC names: an
 //! invariant judged on the last state or, for a temporal property, no fault-free continuation
 //! from the last state reaches a state where it holds (the model checker's own criterion,
@@ -23,7 +30,7 @@
 
 use crate::tla::{self, TlaState, TlcJob};
 use crate::tla_value::{canonical, parse_state, parse_value};
-use model::state::ORPHAN;
+use model::state::{WatchMsg, ORPHAN};
 use model::{Action, ModelConfig, Pid, RebalanceModel, Start, State};
 use protocol::{AppCommand, Mutant, NodeId, Property, Request, ResourceId};
 use serde::Serialize;
@@ -39,11 +46,63 @@ const MAX_RUN: usize = 6;
 const SEARCH_BUDGET: usize = 2_000_000;
 
 /// A model state and, per process, the request its node waits for (the model keeps a request
-/// only until the registry takes it; the spec keeps it until the answer is read).
+/// only until the registry takes it; the spec keeps it until the answer is read), and the
+/// first half of a model step it is in the middle of.
 #[derive(Clone, Debug, Hash)]
 struct Point {
     state: State,
     inflight: Vec<Option<Request>>,
+    half: Vec<Option<Half>>,
+}
+
+/// The first half of a model step the spec takes in two.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+enum Half {
+    /// The spec's `TimeOut`: the request timed out on its way, the node has not read UNKNOWN
+    /// yet (the model's `TimeOut` is the second half, the spec's `Reply`).
+    GaveUp,
+    /// The spec's `Duplicate`: a copy of the request is on the wire, the request has not
+    /// reached the registry yet (the model's `Duplicate` is the second half, the spec's
+    /// `Deliver`).
+    Copied,
+}
+
+/// One replay step: a model action, or the first half of one ([`Half`]) of process `pid`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Move {
+    Model(Action),
+    First(Pid, Half),
+}
+
+impl Move {
+    fn pid(&self) -> Option<Pid> {
+        match self {
+            Move::Model(a) => action_pid(a),
+            Move::First(p, _) => Some(*p),
+        }
+    }
+}
+
+/// The index on process `i`'s wire of the request its node waits for, if it is still on its
+/// way (not a watch: a watch given up on is cancelled with its stream, and the network does
+/// not copy one).
+fn live_request(s: &State, i: usize) -> Option<u8> {
+    let id = s.processes[i].node.pending_request()?;
+    let k = s.channels[i].requests.iter().position(|(r, _)| *r == id)?;
+    let watch = matches!(s.channels[i].requests[k].1, Request::Watch { .. });
+    (!watch).then_some(k as u8)
+}
+
+/// The half a model action completes: `TimeOut` and `Duplicate` of a request its node waits
+/// for (of a request nobody waits for, `Duplicate` is the spec's `DeliverOrphanKeep`, whole).
+fn second_half(s: &State, a: &Action) -> Option<(Pid, Half)> {
+    match *a {
+        Action::TimeOut(p, k) if live_request(s, p as usize) == Some(k) => Some((p, Half::GaveUp)),
+        Action::Duplicate(p, k) if live_request(s, p as usize) == Some(k) => {
+            Some((p, Half::Copied))
+        }
+        _ => None,
+    }
 }
 
 impl Point {
@@ -103,6 +162,9 @@ struct Setup {
     model: RebalanceModel,
     nodes: Vec<NodeId>,
     resources: Vec<ResourceId>,
+    /// The spec's `MaxLate`: one budget for timeouts of requests on their way and copies;
+    /// the model has one of each this size.
+    max_late: u8,
 }
 
 /// The configuration's constants, by name.
@@ -163,11 +225,7 @@ fn setup(cfg: &str, mutant: Option<Mutant>) -> Result<Setup, String> {
             .ok_or_else(|| format!("configuration: {name} is not TRUE or FALSE"))
     };
     let cannot = |why: String| format!("the Rust model cannot replay this configuration: {why}");
-    if count("MaxLate")? > 0 {
-        return Err(cannot(
-            "MaxLate > 0 (the model has no late or duplicated requests)".into(),
-        ));
-    }
+    let max_late = count("MaxLate")?;
     if count("MaxWatchBreaks")? > 0 {
         return Err(cannot(
             "MaxWatchBreaks > 0 (the spec's compacted watch has no model step)".into(),
@@ -211,6 +269,9 @@ fn setup(cfg: &str, mutant: Option<Mutant>) -> Result<Setup, String> {
         admin_changes,
         watch_breaks: 0,
         membership_changes: count("MaxMembership")?,
+        // The spec's one budget bounds both; the projection compares what is left of it.
+        late: max_late,
+        duplicates: max_late,
         // Node names must stay as TLC has them.
         symmetry: false,
         timing_assumption: flag("TimingAssumption")?,
@@ -222,6 +283,7 @@ fn setup(cfg: &str, mutant: Option<Mutant>) -> Result<Setup, String> {
         model: RebalanceModel::new(config).without_latches(),
         nodes: (0..nodes.len()).map(ModelConfig::node_id).collect(),
         resources: (0..all.len()).map(ModelConfig::resource_id).collect(),
+        max_late,
     })
 }
 
@@ -229,6 +291,8 @@ fn action_pid(a: &Action) -> Option<Pid> {
     match *a {
         Action::Deliver(p, _)
         | Action::Fail(p, _, _)
+        | Action::TimeOut(p, _)
+        | Action::Duplicate(p, _)
         | Action::Reply(p, _)
         | Action::Watch(p)
         | Action::BreakWatch(p)
@@ -264,7 +328,11 @@ impl Setup {
     fn start(&self) -> Point {
         let state = self.model.initial();
         let inflight = self.track(&state, &vec![None; self.nodes.len()]);
-        Point { state, inflight }
+        Point {
+            state,
+            inflight,
+            half: vec![None; self.nodes.len()],
+        }
     }
 
     /// The request each node waits for: the one on the wire with its id, else the one it
@@ -285,10 +353,89 @@ impl Setup {
             .collect()
     }
 
-    fn step(&self, from: &Point, a: &Action) -> Point {
-        let state = self.model.step_concrete(&from.state, a);
-        let inflight = self.track(&state, &from.inflight);
-        Point { state, inflight }
+    fn step(&self, from: &Point, m: &Move) -> Point {
+        match m {
+            Move::Model(a) => {
+                let mut half = from.half.clone();
+                if let Some((p, _)) = second_half(&from.state, a) {
+                    half[p as usize] = None;
+                }
+                let state = self.model.step_concrete(&from.state, a);
+                let inflight = self.track(&state, &from.inflight);
+                Point {
+                    state,
+                    inflight,
+                    half,
+                }
+            }
+            Move::First(p, h) => {
+                let mut next = from.clone();
+                next.half[*p as usize] = Some(*h);
+                next
+            }
+        }
+    }
+
+    /// What is left of the spec's `MaxLate` budget: the model's two budgets' use, and the
+    /// first halves taken (their model steps not yet).
+    fn late_left(&self, p: &Point) -> i64 {
+        let b = &p.state.budget;
+        let m = i64::from(self.max_late);
+        let halves = p.half.iter().flatten().count() as i64;
+        m - (m - i64::from(b.late)) - (m - i64::from(b.duplicates)) - halves
+    }
+
+    /// The first halves process `i` may take at `p`.
+    fn first_halves(&self, p: &Point, i: usize) -> Vec<Half> {
+        let b = &p.state.budget;
+        if p.half[i].is_some() || live_request(&p.state, i).is_none() || self.late_left(p) <= 0 {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        if b.late > 0 {
+            out.push(Half::GaveUp);
+        }
+        if b.duplicates > 0 {
+            out.push(Half::Copied);
+        }
+        out
+    }
+
+    /// The description of a move at `p`: who, and what.
+    fn describe(&self, m: &Move, p: &Point) -> String {
+        let s = &p.state;
+        match m {
+            // The second half of a timeout: the node reads it.
+            Move::Model(a @ Action::TimeOut(pid, k))
+                if second_half(s, a) == Some((*pid, Half::GaveUp)) =>
+            {
+                let req = &s.channels[*pid as usize].requests[*k as usize].1;
+                let n = &self.nodes[*pid as usize].0;
+                format!("{n}: sees UNKNOWN: it gave up waiting for {req}, still on its way")
+            }
+            Move::Model(a) => format!(
+                "{}: {}",
+                model::trace::actor(a, s),
+                model::trace::describe(a, s)
+            ),
+            Move::First(pid, h) => {
+                let i = *pid as usize;
+                let req = live_request(s, i)
+                    .map(|k| s.channels[i].requests[k as usize].1.to_string())
+                    .unwrap_or_default();
+                let n = &self.nodes[i].0;
+                match h {
+                    Half::GaveUp => format!(
+                        "fault: {n}'s wait for {req} times out while it is still on its way \
+                         ({n} reads UNKNOWN next)"
+                    ),
+                    Half::Copied => format!(
+                        "fault: the network copies {req} from {n} (the registry takes it next; \
+                         the copy may land later)"
+                    ),
+                }
+            }
+        }
     }
 
     fn function<'a>(&self, ids: impl Iterator<Item = &'a str>, f: impl Fn(usize) -> Json) -> Json {
@@ -311,8 +458,22 @@ impl Setup {
             let proc = &s.processes[i];
             let node = &proc.node;
             let req = match (node.pending_request(), &p.inflight[i]) {
+                // Timed out on its way, the UNKNOWN not read yet.
+                (Some(_), Some(request)) if p.half[i] == Some(Half::GaveUp) => json!({
+                    "op": spec_trace::request(request),
+                    "st": "replied",
+                    "out": { "k": "UNKNOWN" },
+                }),
                 (Some(id), Some(request)) => {
-                    let answer = s.channels[i].replies.iter().find(|r| r.req == id);
+                    // A watch is answered on its stream, ahead of its events.
+                    let answer = s.channels[i]
+                        .replies
+                        .iter()
+                        .chain(s.channels[i].watch.iter().filter_map(|m| match m {
+                            WatchMsg::Reply(r) => Some(r),
+                            _ => None,
+                        }))
+                        .find(|r| r.req == id);
                     json!({
                         "op": spec_trace::request(request),
                         "st": if answer.is_some() { "replied" } else { "sent" },
@@ -351,10 +512,12 @@ impl Setup {
         let up = self.function(node_ids(), |i| json!(s.processes[i].up));
         let mut wire: BTreeMap<String, (Json, u64)> = BTreeMap::new();
         for (i, ch) in s.channels.iter().enumerate() {
-            for (id, request) in &ch.requests {
-                if *id != ORPHAN {
-                    continue;
-                }
+            // A first half puts the request (or its copy) on the spec's wire.
+            let halved = p.half[i]
+                .and(live_request(s, i))
+                .map(|k| &ch.requests[k as usize]);
+            let orphans = ch.requests.iter().filter(|(id, _)| *id == ORPHAN);
+            for (_, request) in orphans.chain(halved) {
                 if let Some(op) = spec_trace::request(request) {
                     let w = json!({ "n": self.nodes[i].0, "op": op });
                     wire.entry(w.to_string()).or_insert((w, 0)).1 += 1;
@@ -374,7 +537,7 @@ impl Setup {
             "budget": {
                 "crashes": b.crashes, "rpc": b.rpc_faults, "expiries": b.expiries,
                 "admin": b.admin_changes, "membership": b.membership_changes,
-                "watch": b.watch_breaks,
+                "watch": b.watch_breaks, "late": self.late_left(p),
             },
             "writes": {
                 "fenced": !violated(Property::FencedWrites),
@@ -384,25 +547,45 @@ impl Setup {
     }
 
     /// A successor worth following from `from`: a step of anything, or (`pid`) of one process.
+    /// A process in the middle of a model step ([`Half`]) takes only its second half; a
+    /// `TimeOut` or `Duplicate` of a request its node waits for comes only as a second half.
+    /// The second half is the spec's `Reply` or `Deliver`, so fault-free runs take it too.
     fn successors(
         &self,
         from: &Point,
         pid: Option<Option<Pid>>,
         fault_free: bool,
-    ) -> Vec<(Action, Point)> {
+    ) -> Vec<(Move, Point)> {
+        let wanted = |p: Option<Pid>| match pid {
+            None => true,
+            Some(None) => false,
+            Some(Some(q)) => p == Some(q),
+        };
         let mut actions = Vec::new();
         self.model.enabled(&from.state, &mut actions);
-        actions
+        let mut moves: Vec<Move> = actions
             .into_iter()
-            .filter(|a| !fault_free || !a.is_fault())
-            .filter(|a| match pid {
-                None => true,
-                Some(None) => false,
-                Some(Some(p)) => action_pid(a) == Some(p),
+            .filter(|a| wanted(action_pid(a)))
+            .filter(|a| match (second_half(&from.state, a), action_pid(a)) {
+                (Some((p, h)), _) => from.half[p as usize] == Some(h),
+                (None, Some(p)) if from.half[p as usize].is_some() => false,
+                (None, _) => !fault_free || !a.is_fault(),
             })
-            .map(|a| {
-                let next = self.step(from, &a);
-                (a, next)
+            .map(Move::Model)
+            .collect();
+        if !fault_free {
+            for i in 0..self.nodes.len() {
+                if wanted(Some(i as Pid)) {
+                    let halves = self.first_halves(from, i);
+                    moves.extend(halves.into_iter().map(|h| Move::First(i as Pid, h)));
+                }
+            }
+        }
+        moves
+            .into_iter()
+            .map(|m| {
+                let next = self.step(from, &m);
+                (m, next)
             })
             .collect()
     }
@@ -422,9 +605,6 @@ fn expected(state: &TlaState) -> Result<Json, String> {
     obj.retain(|k, _| VARIABLES.contains(&k.as_str()));
     if let Some(reg) = obj.get_mut("reg").and_then(Json::as_object_mut) {
         reg.remove("next");
-    }
-    if let Some(b) = obj.get_mut("budget").and_then(Json::as_object_mut) {
-        b.remove("late");
     }
     if let Some(pairs) = obj
         .get_mut("nd")
@@ -518,7 +698,7 @@ fn brief(v: &Json) -> String {
 }
 
 /// A match for one TLC step: the model steps and where they lead.
-type Run = (Vec<Action>, Point);
+type Run = (Vec<Move>, Point);
 
 struct Search<'a> {
     setup: &'a Setup,
@@ -544,7 +724,7 @@ impl Search<'_> {
         let max = if init { usize::MAX } else { MAX_RUN };
         let mut seen: HashSet<u64> = HashSet::new();
         seen.insert(from.fingerprint());
-        let mut frontier: Vec<(Vec<Action>, Point)> = vec![(Vec::new(), from.clone())];
+        let mut frontier: Vec<(Vec<Move>, Point)> = vec![(Vec::new(), from.clone())];
         let mut depth = 0;
         while !frontier.is_empty() && depth < max && self.visited < SEARCH_BUDGET {
             depth += 1;
@@ -554,7 +734,7 @@ impl Search<'_> {
                 let pid = if init || path.is_empty() {
                     None
                 } else {
-                    Some(action_pid(&path[0]))
+                    Some(path[0].pid())
                 };
                 for (a, p) in self.setup.successors(point, pid, init) {
                     if !seen.insert(p.fingerprint()) {
@@ -779,11 +959,7 @@ pub fn replay(
             for (k, (actions, end)) in runs.iter().enumerate() {
                 let mut core = Vec::new();
                 for a in actions {
-                    core.push(format!(
-                        "{}: {}",
-                        model::trace::actor(a, &at.state),
-                        model::trace::describe(a, &at.state)
-                    ));
+                    core.push(setup.describe(a, &at));
                     at = setup.step(&at, a);
                 }
                 debug_assert_eq!(setup.project(&at), setup.project(end));
@@ -826,9 +1002,8 @@ pub fn replay(
                 match closest {
                     Some((d, a, _)) => {
                         diffs.push(format!(
-                            "closest core step: {}: {}",
-                            model::trace::actor(&a, &stuck.from.state),
-                            model::trace::describe(&a, &stuck.from.state)
+                            "closest core step: {}",
+                            setup.describe(&a, &stuck.from)
                         ));
                         diffs.extend(d);
                     }
@@ -939,8 +1114,10 @@ mod tests {
         assert!(setup(&base, None).is_ok());
         let breaks = base.replace("MaxWatchBreaks = 0", "MaxWatchBreaks = 1");
         assert!(setup(&breaks, None).err().unwrap().contains("compacted"));
+        // Late and copied requests the model has (its budgets are the spec's one).
         let late = base.replace("MaxLate = 0", "MaxLate = 1");
-        assert!(setup(&late, None).err().unwrap().contains("MaxLate"));
+        let s = setup(&late, None).unwrap();
+        assert_eq!((s.model.config.late, s.model.config.duplicates), (1, 1));
         let names = base.replace("Nodes = {n1, n2}", "Nodes = {a, b}");
         assert!(setup(&names, None).err().unwrap().contains("n1..nK"));
     }
@@ -1049,6 +1226,73 @@ mod tests {
         // A state TLC could not have printed is bad input, not a divergence.
         states[5].state = "/\\ reg = [rev |-> ".into();
         assert!(replay(&cfg, None, &property, &states).is_err());
+    }
+
+    /// A recorded TLC counterexample (`tla --mutant M8 --replay`): a release is copied by the
+    /// network, lands, the resource comes back, the node takes its barrier anew, and the copy
+    /// lands and deletes it.
+    fn m8_counterexample() -> (String, String, Vec<TlaState>) {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let cfg = std::fs::read_to_string(format!("{root}/tla/mutant-M8.cfg")).unwrap();
+        let cfg = replay_cfg(&tla::set_mutant(&cfg, "M8"));
+        let text = std::fs::read_to_string(format!(
+            "{root}/tests/fixtures/tla/M8-replay-counterexample.json"
+        ))
+        .unwrap();
+        let v: Json = serde_json::from_str(&text).unwrap();
+        let states = v["counterexample"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| TlaState {
+                action: s["action"].as_str().unwrap().to_string(),
+                state: s["state"].as_str().unwrap().to_string(),
+            })
+            .collect();
+        (cfg, v["property"].as_str().unwrap().to_string(), states)
+    }
+
+    #[test]
+    fn a_copied_request_replays_in_two_halves() {
+        let (cfg, property, states) = m8_counterexample();
+        assert_eq!(property, "access_holds_barrier");
+        let r = replay(&cfg, Some(Mutant::OwnerOnlyRelease), &property, &states).unwrap();
+        assert!(r.reproduced, "{}", render(&r));
+        assert_eq!(r.steps.len(), states.len());
+        // The spec's Duplicate is the first half of the model's, its Deliver the second.
+        let core: Vec<&str> = r
+            .steps
+            .iter()
+            .flat_map(|s| &s.core)
+            .map(String::as_str)
+            .collect();
+        let copy = core
+            .iter()
+            .position(|c| c.contains("the network copies"))
+            .expect("a first half");
+        assert!(core[copy + 1].contains("keeps a copy"), "{}", render(&r));
+        // The copy lands last, and deletes the barrier the node took anew.
+        assert!(
+            core.last().unwrap().contains("delete barriers/r1"),
+            "{}",
+            render(&r)
+        );
+    }
+
+    #[test]
+    fn the_clean_core_does_not_release_a_later_barrier() {
+        let (cfg, property, states) = m8_counterexample();
+        let r = replay(&cfg, None, &property, &states).unwrap();
+        assert!(!r.reproduced, "{}", render(&r));
+        // The clean release compares the barrier's create_rev: the request differs from the
+        // moment the node sends it.
+        let d = r.divergence.unwrap();
+        assert!(
+            d.differences
+                .iter()
+                .any(|l| l.contains(".req.op.c: TLC 0, core 6")),
+            "{d:?}"
+        );
     }
 
     #[test]

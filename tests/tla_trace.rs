@@ -157,7 +157,7 @@ fn a_corrupted_trace_is_rejected_where_it_was_corrupted() {
 fn every_mutant_trace_is_rejected() {
     common::require_tlc();
     let dir = scratch("mutants");
-    for m in 1..=7 {
+    for m in 1..=8 {
         let mutant = format!("M{m}");
         let file = trace(&dir, 0, &["--mutant", &mutant]);
         let (code, v, out) = validate(&dir, &[file]);

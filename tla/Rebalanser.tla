@@ -21,7 +21,7 @@ CONSTANTS
     Nodes,            \* node names (model values)
     Res,              \* every resource the administrator may use
     InitialRes,       \* the resources at the start, a subset of Res
-    Mutant,           \* "none", or "M1" .. "M7"
+    Mutant,           \* "none", or "M1" .. "M8"
     TimingAssumption, \* TRUE: a lease a node relies on expires only after it fenced
     Hold,             \* TRUE: model the minimum rebalance interval (a leader holds after writes)
     MaxCrashes, MaxRpcFaults, MaxExpiries, MaxAdmin, MaxMembership, MaxWatchBreaks,
@@ -118,8 +118,10 @@ Apply(g, n, op) ==
             ELSE LET h == Bump([g EXCEPT !.bar[op.r] = [n |-> n, l |-> op.l, c |-> g.rev + 1]])
                  IN [g |-> h, resp |-> TxnResp(TRUE, h)]
       [] op.k = "release" ->
+            \* apply.rs: release_txn -- the very barrier the node created: its owner and its
+            \* create_rev (M8 compares only the owner, so a late copy deletes a later barrier).
             LET b == g.bar[op.r]
-                ok == b # NONE /\ b.n = n /\ b.l = op.l /\ (op.c = 0 \/ b.c = op.c)
+                ok == b # NONE /\ b.n = n /\ b.l = op.l /\ (Mutant = "M8" \/ b.c = op.c)
                 h == Bump([g EXCEPT !.bar[op.r] = NONE])
             IN IF ok THEN [g |-> h, resp |-> TxnResp(TRUE, h)]
                ELSE [g |-> g, resp |-> TxnResp(FALSE, g)]
@@ -199,6 +201,8 @@ ReconcileMember(s, n) ==
                 IF e = NONE THEN IF Mutant = "M2" \/ mine(r) THEN E("starting", s.l)
                                  ELSE E("acquiring", 0)
                 ELSE IF e.st = "acquiring" /\ mine(r) THEN E("starting", s.l)
+                \* The release landed (its outcome was UNKNOWN, say): acquire anew.
+                ELSE IF e.st = "releasing" /\ e.l = s.l /\ ~mine(r) THEN E("acquiring", 0)
                 ELSE e
             ELSE IF e = NONE THEN IF mine(r) THEN E("releasing", s.l) ELSE NONE
             ELSE CASE e.st = "acquiring" -> NONE
@@ -253,13 +257,18 @@ AssignRequests(s, n) ==
     IN IF s.term = 0 \/ s.hold \/ same \/ M = {} THEN {}
        ELSE {op(f) : f \in Pick(Allocations(M, v.res, prev))}
 
-\* apply.rs: barrier_request -- releases before acquisitions.
+\* apply.rs: barrier_request -- releases before acquisitions. A node releases only a barrier
+\* its view shows this session holding (checked directly: M6, which blinds reconcile's mine,
+\* does not apply here), comparing that barrier's create_rev; where the view shows none of
+\* ours there is nothing to release. M8's release carries no create_rev (c = 0: its
+\* transaction has no such compare).
 BarrierRequests(s, n) ==
-    LET releasing == {r \in Res : s.loc[r] = E("releasing", s.l)}
+    LET held(r) == s.view.bar[r] # NONE /\ s.view.bar[r].n = n /\ s.view.bar[r].l = s.l
+        releasing == {r \in Res : s.loc[r] = E("releasing", s.l) /\ held(r)}
         acquiring == {r \in Res : s.loc[r] = E("acquiring", 0) /\ s.view.bar[r] = NONE}
     IN IF releasing # {} THEN
           {[k |-> "release", r |-> r, l |-> s.l,
-            c |-> IF s.view.bar[r] = NONE THEN 0 ELSE s.view.bar[r].c] : r \in Pick(releasing)}
+            c |-> IF Mutant = "M8" THEN 0 ELSE s.view.bar[r].c] : r \in Pick(releasing)}
        ELSE {[k |-> "acquire", r |-> r, l |-> s.l] : r \in Pick(acquiring)}
 
 \* mod.rs: next_request, in order of precedence (the requests it may send; none: {}).
@@ -470,9 +479,12 @@ Reply(n) ==
     /\ UNCHANGED <<reg, access, up, lapsed, budget, writes>>
 
 \* The watch brings the node's view up to the registry as of snapshot snap (a revision the
-\* registry passed through); the model checker takes the current one.
+\* registry passed through); the model checker takes the current one. Only a live watch: its
+\* creation's answer read (mod.rs, Input::Watch), as etcd answers a watch on its stream
+\* ahead of the events.
 WatchTo(n, snap) ==
-    /\ up[n] /\ n \in reg.watchers /\ nd[n].view # NONE /\ nd[n].view.rev < snap.rev
+    /\ up[n] /\ n \in reg.watchers /\ nd[n].watch
+    /\ nd[n].view # NONE /\ nd[n].view.rev < snap.rev
     /\ Step(n, [nd[n] EXCEPT !.view = snap])
     /\ UNCHANGED <<reg, access, up, lapsed, budget, writes>>
 

@@ -13,6 +13,12 @@ pub enum Action {
     Deliver(Pid, u8),
     /// A request fails at one of the eight steps (fault).
     Fail(Pid, u8, FailureStep),
+    /// The node gives up on its k-th request in flight (a timeout: it sees UNKNOWN) while the
+    /// request is still on its way; it may land later, or never (fault).
+    TimeOut(Pid, u8),
+    /// The registry receives the k-th request in flight, and the network keeps a copy of it
+    /// that may land again later (fault).
+    Duplicate(Pid, u8),
     /// A node receives the k-th reply in flight to it.
     Reply(Pid, u8),
     /// A node receives the next message of its watch stream.
@@ -53,6 +59,8 @@ impl Action {
     pub fn is_fault(&self) -> bool {
         match self {
             Action::Fail(..)
+            | Action::TimeOut(..)
+            | Action::Duplicate(..)
             | Action::BreakWatch(_)
             | Action::Lapse(_)
             | Action::Crash(_)

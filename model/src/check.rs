@@ -121,8 +121,12 @@ pub struct CheckReport {
     pub threads: usize,
     /// Figures.
     pub figures: Figures,
-    /// One entry per property.
+    /// One entry per property (for a portfolio: folded over its configurations).
     pub properties: Vec<PropertyResult>,
+    /// For a portfolio run: every configuration's own result, in the order run; `config` is
+    /// then the last one's. Empty for a single configuration.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rows: Vec<crate::portfolio::Row>,
 }
 
 impl CheckReport {
@@ -236,6 +240,7 @@ pub fn run(config: &ModelConfig, options: &CheckOptions) -> CheckReport {
         threads: options.threads,
         figures,
         properties: results,
+        rows: Vec::new(),
     }
 }
 

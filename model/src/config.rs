@@ -23,6 +23,10 @@ pub struct ModelConfig {
     pub watch_breaks: u8,
     /// Nodes leaving and joining again.
     pub membership_changes: u8,
+    /// Requests that time out while still on their way (they may land later).
+    pub late: u8,
+    /// Requests the network delivers twice.
+    pub duplicates: u8,
     /// Symmetry reduction over node names.
     pub symmetry: bool,
     /// The timing assumption of DESIGN.md §6: clocks drift at most ρ, pauses stay within the
@@ -56,6 +60,8 @@ impl Default for ModelConfig {
             admin_changes: 0,
             watch_breaks: 0,
             membership_changes: 0,
+            late: 0,
+            duplicates: 0,
             symmetry: true,
             timing_assumption: true,
             mutant: None,

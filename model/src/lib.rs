@@ -9,6 +9,7 @@ pub mod check;
 pub mod config;
 pub mod liveness;
 pub mod mutants;
+pub mod portfolio;
 pub mod properties;
 pub mod state;
 pub mod symmetry;

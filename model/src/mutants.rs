@@ -14,6 +14,8 @@ fn quiet(nodes: usize, resources: usize, start: Start) -> ModelConfig {
         admin_changes: 0,
         watch_breaks: 0,
         membership_changes: 0,
+        late: 0,
+        duplicates: 0,
         symmetry: true,
         timing_assumption: true,
         mutant: None,
@@ -53,6 +55,14 @@ pub fn config_for(mutant: Mutant) -> ModelConfig {
         },
         // The second node registers after the first assignment.
         Mutant::ImbalancedAllocation => quiet(2, 2, Start::Joining),
+        // The resource is removed and its release times out (still on its way); the node
+        // releases again; the resource comes back and the node takes its barrier anew; the first
+        // release lands and, comparing only the owner, deletes the new barrier.
+        Mutant::OwnerOnlyRelease => ModelConfig {
+            admin_changes: 2,
+            late: 1,
+            ..quiet(1, 1, Start::Settled)
+        },
     };
     c.mutant = Some(mutant);
     c

@@ -17,6 +17,9 @@ pub enum WatchMsg {
     Event(WatchEvent),
     /// The stream broke.
     Broken,
+    /// The answer to the watch request that created the stream (etcd sends it on the stream,
+    /// ahead of the events the watch replays).
+    Reply(InFlightReply),
 }
 
 /// A reply on its way to a node.
@@ -59,6 +62,10 @@ pub struct Budget {
     pub watch_breaks: u8,
     /// Leaves and joins.
     pub membership_changes: u8,
+    /// Requests the node gives up on (it sees UNKNOWN) while they are still on their way.
+    pub late: u8,
+    /// Requests the network hands the registry twice.
+    pub duplicates: u8,
 }
 
 /// One state of the model.

@@ -46,8 +46,10 @@ pub fn canonicalize(s: &mut State) {
             r.outcome.rename_nodes(&map);
         }
         for m in ch.watch.iter_mut() {
-            if let WatchMsg::Event(e) = m {
-                e.rename_nodes(&map);
+            match m {
+                WatchMsg::Event(e) => e.rename_nodes(&map),
+                WatchMsg::Reply(r) => r.outcome.rename_nodes(&map),
+                WatchMsg::Broken => {}
             }
         }
         ch.requests.sort();

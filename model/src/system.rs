@@ -133,6 +133,8 @@ impl RebalanceModel {
                 admin_changes: c.admin_changes,
                 watch_breaks: c.watch_breaks,
                 membership_changes: c.membership_changes,
+                late: c.late,
+                duplicates: c.duplicates,
             },
             lapsed: Default::default(),
             violations: Vec::new(),
@@ -167,12 +169,21 @@ impl RebalanceModel {
         for (i, (p, ch)) in s.processes.iter().zip(&s.channels).enumerate() {
             let pid = i as Pid;
             // Requests already on the wire arrive even if their sender has died since.
-            for (k, (req, _)) in ch.requests.iter().enumerate() {
+            for (k, (req, request)) in ch.requests.iter().enumerate() {
                 out.push(Action::Deliver(pid, k as u8));
                 if b.rpc_faults > 0 && *req != ORPHAN {
                     for step in FailureStep::ALL {
                         out.push(Action::Fail(pid, k as u8, step));
                     }
+                }
+                // A watch belongs to its stream: one the node gave up on was cancelled with it,
+                // so it neither lingers nor lands twice (the watch-break budget covers it).
+                let watch = matches!(request, Request::Watch { .. });
+                if b.late > 0 && *req != ORPHAN && !watch {
+                    out.push(Action::TimeOut(pid, k as u8));
+                }
+                if b.duplicates > 0 && !watch {
+                    out.push(Action::Duplicate(pid, k as u8));
                 }
             }
             if !p.up {
@@ -285,15 +296,39 @@ impl RebalanceModel {
             Action::Deliver(pid, k) => {
                 let (req, request) = s.channels[pid as usize].requests.remove(k as usize);
                 let response = self.to_registry(&mut s, pid as usize, &request);
-                self.reply(&mut s, pid as usize, req, Outcome::Success(response), None);
+                self.reply(&mut s, pid as usize, req, &request, response);
+            }
+            Action::Duplicate(pid, k) => {
+                s.budget.duplicates -= 1;
+                let i = pid as usize;
+                let (req, request) = s.channels[i].requests[k as usize].clone();
+                // The copy lands later, or never; nobody waits for its answer.
+                s.channels[i].requests.push((ORPHAN, request.clone()));
+                s.channels[i].requests.remove(k as usize);
+                let response = self.to_registry(&mut s, i, &request);
+                self.reply(&mut s, i, req, &request, response);
             }
             Action::Fail(pid, k, step) => {
                 s.budget.rpc_faults -= 1;
                 let (req, request) = s.channels[pid as usize].requests.remove(k as usize);
-                if step.applied() {
-                    self.to_registry(&mut s, pid as usize, &request);
-                }
-                self.reply(&mut s, pid as usize, req, step.outcome(), Some(step));
+                let deliveries = if step.applied() {
+                    self.to_registry(&mut s, pid as usize, &request).1
+                } else {
+                    Vec::new()
+                };
+                let outcome = (step.outcome(), deliveries);
+                self.reply_outcome(&mut s, pid as usize, req, &request, outcome, Some(step));
+            }
+            Action::TimeOut(pid, k) => {
+                s.budget.late -= 1;
+                let i = pid as usize;
+                let req = s.channels[i].requests[k as usize].0;
+                // The request stays on the wire; normalising makes it an orphan.
+                let input = Input::Reply {
+                    req,
+                    outcome: Outcome::Unknown,
+                };
+                self.feed(&mut s, i, input);
             }
             Action::Reply(pid, k) => {
                 let r = s.channels[pid as usize].replies.remove(k as usize);
@@ -306,6 +341,10 @@ impl RebalanceModel {
             Action::Watch(pid) => {
                 let input = match s.channels[pid as usize].watch.pop_front() {
                     Some(WatchMsg::Event(e)) => Input::Watch(e),
+                    Some(WatchMsg::Reply(r)) => Input::Reply {
+                        req: r.req,
+                        outcome: r.outcome,
+                    },
                     _ => Input::WatchBroken,
                 };
                 self.feed(&mut s, pid as usize, input);
@@ -390,11 +429,16 @@ impl RebalanceModel {
     }
 
     /// The registry processes a request from process `i`; writes are judged as they happen.
-    fn to_registry(&self, s: &mut State, i: usize, request: &Request) -> protocol::Response {
+    /// Returns the response and the watch events it caused, which [`Self::reply`] routes.
+    fn to_registry(
+        &self,
+        s: &mut State,
+        i: usize,
+        request: &Request,
+    ) -> (protocol::Response, Deliveries) {
         let client = ModelConfig::node_id(i);
         let before = s.registry.revision();
         let (response, deliveries) = s.registry.handle(NOW, &client, request);
-        self.route(s, deliveries);
         let events: Vec<_> = s.registry.history_since(before).cloned().collect();
         for w in assignment_writes(&s.registry, &client, &events) {
             let checks = [
@@ -409,24 +453,45 @@ impl RebalanceModel {
                 }
             }
         }
-        response
+        (response, deliveries)
     }
 
+    /// Answer a request the registry applied with success, and route its watch events.
     fn reply(
         &self,
         s: &mut State,
         i: usize,
         req: protocol::ReqId,
-        outcome: Outcome,
+        request: &Request,
+        (response, deliveries): (protocol::Response, Deliveries),
+    ) {
+        let outcome = (Outcome::Success(response), deliveries);
+        self.reply_outcome(s, i, req, request, outcome, None);
+    }
+
+    /// Send `outcome` back to process `i` and route the watch events. A watch is answered on
+    /// its stream, ahead of the events it replays, as etcd does; other replies travel apart.
+    fn reply_outcome(
+        &self,
+        s: &mut State,
+        i: usize,
+        req: protocol::ReqId,
+        request: &Request,
+        (outcome, deliveries): (Outcome, Deliveries),
         fault: Option<FailureStep>,
     ) {
         if req != ORPHAN && s.processes[i].up {
-            s.channels[i].replies.push(InFlightReply {
+            let reply = InFlightReply {
                 req,
                 outcome,
                 fault,
-            });
+            };
+            match request {
+                Request::Watch { .. } => s.channels[i].watch.push_back(WatchMsg::Reply(reply)),
+                _ => s.channels[i].replies.push(reply),
+            }
         }
+        self.route(s, deliveries);
     }
 
     fn route(&self, s: &mut State, deliveries: Deliveries) {
@@ -480,12 +545,17 @@ impl RebalanceModel {
             for (req, _) in ch.requests.iter_mut() {
                 *req = rename.get(req).copied().unwrap_or(ORPHAN);
             }
-            ch.replies.retain_mut(|r| match rename.get(&r.req) {
+            let renumber = |r: &mut InFlightReply| match rename.get(&r.req) {
                 Some(k) => {
                     r.req = *k;
                     true
                 }
                 None => false,
+            };
+            ch.replies.retain_mut(renumber);
+            ch.watch.retain_mut(|m| match m {
+                WatchMsg::Reply(r) => renumber(r),
+                _ => true,
             });
             p.node.renumber_requests(
                 |r| rename.get(&r).copied().unwrap_or(ORPHAN),

@@ -85,9 +85,12 @@ fn name(pid: u8) -> String {
 pub fn actor(a: &Action, _s: &State) -> String {
     match a {
         Action::Deliver(..) | Action::Expire { .. } => "registry".into(),
-        Action::Fail(..) | Action::BreakWatch(_) | Action::Lapse(_) | Action::Crash(_) => {
-            "fault".into()
-        }
+        Action::Fail(..)
+        | Action::TimeOut(..)
+        | Action::Duplicate(..)
+        | Action::BreakWatch(_)
+        | Action::Lapse(_)
+        | Action::Crash(_) => "fault".into(),
         Action::App(p) => format!("app {}", name(*p)),
         Action::AddResource(_) | Action::RemoveResource(_) => "admin".into(),
         Action::Reply(p, _)
@@ -125,6 +128,26 @@ pub fn describe(a: &Action, s: &State) -> String {
                 step.outcome()
             )
         }
+        Action::TimeOut(p, k) => {
+            let (_, req) = &s.channels[*p as usize].requests[*k as usize];
+            format!(
+                "{} gives up waiting for {req} (it sees UNKNOWN); the request is still on its way",
+                name(*p)
+            )
+        }
+        Action::Duplicate(p, k) => {
+            let (_, req) = &s.channels[*p as usize].requests[*k as usize];
+            let mut reg = s.registry.clone();
+            let (resp, _) = reg.handle(
+                protocol::Time(0),
+                &crate::ModelConfig::node_id(*p as usize),
+                req,
+            );
+            format!(
+                "handles {req} from {}: {resp}; the network keeps a copy that may land again",
+                name(*p)
+            )
+        }
         Action::Reply(p, k) => {
             let r = &s.channels[*p as usize].replies[*k as usize];
             match &r.outcome {
@@ -134,6 +157,10 @@ pub fn describe(a: &Action, s: &State) -> String {
         }
         Action::Watch(p) => match s.channels[*p as usize].watch.front() {
             Some(WatchMsg::Event(e)) => format!("receives watch event {e}"),
+            Some(WatchMsg::Reply(r)) => match &r.outcome {
+                Outcome::Success(resp) => format!("receives on its watch stream: {resp}"),
+                other => format!("receives on its watch stream the outcome {other}"),
+            },
             _ => "learns that its watch stream broke".into(),
         },
         Action::BreakWatch(p) => format!("the watch stream of {} breaks", name(*p)),

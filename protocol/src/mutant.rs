@@ -23,11 +23,15 @@ pub enum Mutant {
     UnknownAsFailure,
     /// M7: the allocation never takes resources away from a member, so a newcomer gets nothing.
     ImbalancedAllocation,
+    /// M8: a barrier release compares only the barrier's owner, not its `create_rev`, so a
+    /// release that the network delays or duplicates deletes a barrier the same session
+    /// acquired again later.
+    OwnerOnlyRelease,
 }
 
 impl Mutant {
     /// Every mutant, M1 first.
-    pub const ALL: [Mutant; 7] = [
+    pub const ALL: [Mutant; 8] = [
         Mutant::RemoveResourceClearsBarrier,
         Mutant::StartBeforeBarrier,
         Mutant::ReleaseBarrierBeforeStopAck,
@@ -35,9 +39,10 @@ impl Mutant {
         Mutant::NoSelfFence,
         Mutant::UnknownAsFailure,
         Mutant::ImbalancedAllocation,
+        Mutant::OwnerOnlyRelease,
     ];
 
-    /// The catalogue number, `M1`..`M7`.
+    /// The catalogue number, `M1`..`M8`.
     pub fn code(self) -> &'static str {
         match self {
             Mutant::RemoveResourceClearsBarrier => "M1",
@@ -47,6 +52,7 @@ impl Mutant {
             Mutant::NoSelfFence => "M5",
             Mutant::UnknownAsFailure => "M6",
             Mutant::ImbalancedAllocation => "M7",
+            Mutant::OwnerOnlyRelease => "M8",
         }
     }
 
@@ -60,6 +66,7 @@ impl Mutant {
             Mutant::NoSelfFence => "no-self-fence",
             Mutant::UnknownAsFailure => "unknown-as-failure",
             Mutant::ImbalancedAllocation => "imbalanced-allocation",
+            Mutant::OwnerOnlyRelease => "owner-only-release",
         }
     }
 
@@ -73,6 +80,7 @@ impl Mutant {
             Mutant::NoSelfFence => "no_double_access",
             Mutant::UnknownAsFailure => "all_resources_accessed",
             Mutant::ImbalancedAllocation => "assignment_well_formed",
+            Mutant::OwnerOnlyRelease => "access_holds_barrier",
         }
     }
 
@@ -97,6 +105,9 @@ impl Mutant {
             }
             Mutant::ImbalancedAllocation => {
                 "the allocation never moves resources, so a newcomer stays empty"
+            }
+            Mutant::OwnerOnlyRelease => {
+                "a barrier release compares only the owner, so a late copy deletes a later barrier"
             }
         }
     }

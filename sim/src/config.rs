@@ -1,7 +1,9 @@
 //! What one simulated run contains: the group, the faults, the timing envelope, the network.
 
-use crate::fault::FaultPlan;
-use protocol::{Mutant, NodeConfig, NodeId, ResourceId};
+use crate::fault::{FaultKind, FaultPlan};
+use crate::schedule::{Action, Planned};
+use protocol::registry::{Key, Op as TxnOp};
+use protocol::{Mutant, NodeConfig, NodeId, Property, Request, ResourceId};
 use serde::{Deserialize, Serialize};
 
 /// The timing assumptions of DESIGN.md §6, as the simulator enforces them.
@@ -57,6 +59,164 @@ pub struct Skip {
     pub ordinal: u32,
 }
 
+/// What a request does, as per-message faults name a node's requests: its operation, and for a
+/// transaction whether it puts or deletes (its first operation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Op {
+    /// `Grant`.
+    Grant,
+    /// `KeepAlive`.
+    KeepAlive,
+    /// `Revoke`.
+    Revoke,
+    /// `Range`.
+    Range,
+    /// `Watch`.
+    Watch,
+    /// A transaction that puts a key (a barrier acquired, an assignment or a leader written...).
+    Put,
+    /// A transaction that deletes a key (a barrier released).
+    Delete,
+    /// Any other transaction.
+    Txn,
+}
+
+impl Op {
+    /// What `request` does, and the key it is about (a transaction's first key).
+    pub fn of(request: &Request) -> (Op, Option<Key>) {
+        match request {
+            Request::Grant { .. } => (Op::Grant, None),
+            Request::KeepAlive { .. } => (Op::KeepAlive, None),
+            Request::Revoke { .. } => (Op::Revoke, None),
+            Request::Range => (Op::Range, None),
+            Request::Watch { .. } => (Op::Watch, None),
+            Request::Txn(t) => match t.then.first() {
+                Some(TxnOp::Put { key, .. }) => (Op::Put, Some(key.clone())),
+                Some(TxnOp::Delete { key }) => (Op::Delete, Some(key.clone())),
+                Some(TxnOp::Get { key }) => (Op::Txn, Some(key.clone())),
+                None => (Op::Txn, None),
+            },
+        }
+    }
+
+    /// Its name (`keep-alive`, `delete`...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Grant => "grant",
+            Op::KeepAlive => "keep-alive",
+            Op::Revoke => "revoke",
+            Op::Range => "range",
+            Op::Watch => "watch",
+            Op::Put => "put",
+            Op::Delete => "delete",
+            Op::Txn => "txn",
+        }
+    }
+}
+
+/// One fault a run injected, explicitly: what a shrunk configuration's `script` lists.
+///
+/// A per-message fault names its request by what it does, counted over the whole run: node `n1`'s
+/// `n`-th delete of `barriers/r6`, its `n`-th keep-alive (from 0), so that it stays on the same
+/// request when faults elsewhere, other traffic or the schedule's timing change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "fault", rename_all = "kebab-case")]
+pub enum Fault {
+    /// A scheduled fault, with its time and action written out.
+    Scheduled(Planned),
+    /// A fault of one request: one of the eight steps fails, the request or its reply is
+    /// delayed, or the network duplicates it. (A run records each message that overtook an
+    /// earlier one as a `reorder` of it too, but a script does not list them: `reorder` is a
+    /// switch, and with it on, messages overtake each other as they come.)
+    Message {
+        /// `post-request`..`update-client-state`, `delay` or `duplicate` (`reorder` in a run's
+        /// record only).
+        kind: FaultKind,
+        /// The node.
+        node: usize,
+        /// What the request does.
+        op: Op,
+        /// The key it is about (a transaction's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<Key>,
+        /// Which of the node's requests doing that, from 0.
+        n: u32,
+        /// `delay` (and `reorder`): the reply, not the request.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        reply: bool,
+        /// `delay`: the extra ms; `duplicate`: ms until the copy arrives.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ms: Option<u64>,
+    },
+    /// A node's clock drifts (parts per million).
+    Drift {
+        /// The node.
+        node: usize,
+        /// Fast (> 0) or slow.
+        ppm: i64,
+    },
+    /// An application takes longer to stop than the envelope allows (with
+    /// `breach_assumptions`).
+    SlowStop {
+        /// The node.
+        node: usize,
+        /// Which of the node's stop commands, from 0.
+        n: u32,
+        /// How long it takes, ms.
+        ms: u64,
+    },
+}
+
+impl Fault {
+    /// Its kind (a slow stop counts as `pause`, the fault that brings it).
+    pub fn kind(&self) -> FaultKind {
+        match self {
+            Fault::Scheduled(p) => p.kind,
+            Fault::Message { kind, .. } => *kind,
+            Fault::Drift { .. } => FaultKind::ClockDrift,
+            Fault::SlowStop { .. } => FaultKind::Pause,
+        }
+    }
+
+    /// Readably.
+    pub fn describe(&self) -> String {
+        match self {
+            Fault::Scheduled(p) => format!("{:.3}s {}: {}", p.at as f64 / 1000.0, p.kind, p.action),
+            Fault::Message {
+                kind,
+                node,
+                op,
+                key,
+                n,
+                reply,
+                ms,
+            } => {
+                let what = format!(
+                    "{}'s {}{} #{n}{}",
+                    SimConfig::node_id(*node),
+                    op.name(),
+                    key.as_ref().map_or(String::new(), |k| format!(" {k}")),
+                    if *reply { " (its reply)" } else { "" }
+                );
+                match ms {
+                    Some(ms) => format!("{kind} {what} by {ms} ms"),
+                    None => format!("{kind} {what}"),
+                }
+            }
+            Fault::Drift { node, ppm } => format!(
+                "clock-drift {} {:+.2}%",
+                SimConfig::node_id(*node),
+                *ppm as f64 / 10_000.0
+            ),
+            Fault::SlowStop { node, n, ms } => format!(
+                "slow-stop {}'s stop #{n} takes {ms} ms",
+                SimConfig::node_id(*node)
+            ),
+        }
+    }
+}
+
 /// One run's configuration. With the seed, it determines the run bit for bit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SimConfig {
@@ -86,6 +246,23 @@ pub struct SimConfig {
     /// Scheduled faults removed by shrinking.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skip: Vec<Skip>,
+    /// A shrunk run's faults, explicitly. When set, the run injects exactly these (each while
+    /// its kind is on and before the fault phase ends) and no other: the schedule is not drawn,
+    /// and every per-message draw is still made, its outcome replaced by the script's, so that
+    /// the rest of the run keeps its random choices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<Vec<Fault>>,
+    /// End the run right after the event that first violates this property (a shrunk run
+    /// carries nothing after its failure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_at: Option<String>,
+    /// Take the run's random choices (latencies, clock offsets, how long applications take)
+    /// from the run of this configuration under the same seed, each by what it is for — a
+    /// request's latency by the request, as the script names requests — so that a change
+    /// elsewhere leaves the rest of the run as it was; choices that run never made are drawn.
+    /// A shrunk run has the run it was shrunk from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draws_from: Option<Box<SimConfig>>,
 }
 
 /// The most nodes and resources a run may have (bounded everything).
@@ -112,6 +289,9 @@ impl Default for SimConfig {
             envelope: Envelope { max_pause: 200 },
             network: Network::default(),
             skip: Vec::new(),
+            script: None,
+            stop_at: None,
+            draws_from: None,
         }
     }
 }
@@ -145,7 +325,67 @@ impl SimConfig {
         if n.min_latency == 0 || n.min_latency > n.max_latency || n.request_timeout == 0 {
             return Err(format!("network latencies {n:?} are inconsistent"));
         }
+        if let Some(p) = &self.stop_at {
+            if Property::from_name(p).is_none() && p != "event_budget" {
+                return Err(format!("stop_at '{p}': no such property"));
+            }
+        }
+        if let Some(base) = &self.draws_from {
+            if base.draws_from.is_some() {
+                return Err("draws_from: its configuration has a draws_from of its own".into());
+            }
+            base.validate()
+                .map_err(|why| format!("draws_from: {why}"))?;
+        }
+        for f in self.script.iter().flatten() {
+            self.check_fault(f)
+                .map_err(|why| format!("script fault {}: {why}", f.describe()))?;
+        }
         Ok(())
+    }
+
+    fn check_fault(&self, f: &Fault) -> Result<(), String> {
+        let node_ok = |i: usize| {
+            (i < self.nodes)
+                .then_some(())
+                .ok_or_else(|| format!("node index {i} with {} node(s)", self.nodes))
+        };
+        match f {
+            Fault::Scheduled(p) => {
+                if !p.kind.scheduled() {
+                    return Err(format!("{} is not a scheduled fault", p.kind));
+                }
+                match &p.action {
+                    Action::Cut { nodes, .. } => {
+                        if nodes.is_empty() {
+                            return Err("a cut of no node".into());
+                        }
+                        nodes.iter().try_for_each(|i| node_ok(*i))
+                    }
+                    Action::Flap { node, period, .. } => {
+                        if *period == 0 {
+                            return Err("a flapping period of 0 ms".into());
+                        }
+                        node_ok(*node)
+                    }
+                    Action::Crash { node, .. }
+                    | Action::Pause { node, .. }
+                    | Action::WatchBreak { node }
+                    | Action::Membership { node } => node_ok(*node),
+                    Action::Admin { resource, .. } => (*resource < self.universe())
+                        .then_some(())
+                        .ok_or_else(|| format!("resource index {resource} beyond the universe")),
+                    Action::RegistryRestart { .. } | Action::Compaction { .. } => Ok(()),
+                }
+            }
+            Fault::Message { kind, node, .. } => {
+                if kind.scheduled() || kind.unit() == crate::fault::RateUnit::Switch {
+                    return Err(format!("{kind} is not a fault of one message"));
+                }
+                node_ok(*node)
+            }
+            Fault::Drift { node, .. } | Fault::SlowStop { node, .. } => node_ok(*node),
+        }
     }
 
     /// Node `i`'s name (`n1`, ...).

@@ -5,7 +5,7 @@
 //! clock is true time. Events are processed in (time, insertion) order, so a run is a function of
 //! its configuration and seed alone.
 
-use crate::config::SimConfig;
+use crate::config::{Fault, Op, SimConfig};
 use crate::coverage::Coverage;
 use crate::fault::{FaultKind, FaultPlan};
 use crate::schedule::{self, Action, Planned};
@@ -16,10 +16,10 @@ use protocol::properties::{
     access_holds_barrier, all_resources_accessed, assignment_writes, fenced_write, min_interval,
     no_double_access, rebalance_completes, well_formed_write,
 };
-use protocol::registry::{Deliveries, Key, WatchEvent};
+use protocol::registry::{Change, Deliveries, Key, WatchEvent};
 use protocol::{
     admin, AppCommand, FailureStep, Input, Node, Outcome, Output, Phase, Process, Property,
-    Registry, ReqId, Request, Response, Time, TimerKind, World,
+    Registry, ReqId, Request, ResourceId, Response, Time, TimerKind, World,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -90,6 +90,19 @@ pub struct RunResult {
     pub converged_at: Option<u64>,
     /// The steps, with [`RunOptions::trace`].
     pub trace: Vec<TraceStep>,
+    /// Every fault injected, in order (what shrinking removes from).
+    pub injected: Vec<Injected>,
+}
+
+/// One fault a run injected, and when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Injected {
+    /// The event during which it was injected (0 for clock drift, set up before the run).
+    pub step: u64,
+    /// Simulated time, ms.
+    pub time_ms: u64,
+    /// The fault, as a script names it.
+    pub fault: Fault,
 }
 
 impl RunResult {
@@ -105,10 +118,94 @@ impl RunResult {
 }
 
 /// Run `config` under `seed`.
+///
+/// With [`SimConfig::draws_from`], its base configuration runs first, for its random choices.
 pub fn run(config: &SimConfig, seed: u64, options: RunOptions) -> RunResult {
-    let mut sim = Sim::new(config, seed, options);
+    match &config.draws_from {
+        Some(base) => run_taped(config, seed, options, &tape(base, seed)),
+        None => {
+            let mut sim = Sim::new(config, seed, options, TapeMode::Off);
+            sim.run();
+            sim.finish()
+        }
+    }
+}
+
+/// The random choices of the run of `config` under `seed`, by what each was for.
+pub fn tape(config: &SimConfig, seed: u64) -> Tape {
+    let mut sim = Sim::new(
+        config,
+        seed,
+        RunOptions::default(),
+        TapeMode::Record(Tape::default()),
+    );
+    sim.run();
+    match sim.tape {
+        TapeMode::Record(tape) => tape,
+        _ => unreachable!("a recording run records"),
+    }
+}
+
+/// Run `config` under `seed` with the random choices of `tape` (those of its
+/// [`SimConfig::draws_from`], which this does not run again).
+pub fn run_taped(config: &SimConfig, seed: u64, options: RunOptions, tape: &Tape) -> RunResult {
+    let mut sim = Sim::new(config, seed, options, TapeMode::Play(tape));
     sim.run();
     sim.finish()
+}
+
+/// One run's random choices, each by what it was for (see [`SimConfig::draws_from`]).
+#[derive(Clone, Debug, Default)]
+pub struct Tape(BTreeMap<Site, u64>);
+
+impl Tape {
+    /// Choices recorded.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it recorded none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// What a random choice is for, named so that it stays the same choice when the run around it
+/// changes: a request's latency by the request (see [`MsgId`]), a watch event's by the node's
+/// number of events of that change, an application command's by the node's commands of that
+/// kind on that resource.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Site {
+    Offset(usize),
+    Latency {
+        node: usize,
+        msg: MsgId,
+        reply: bool,
+    },
+    Event {
+        node: usize,
+        change: Option<(Key, bool)>,
+        n: u32,
+    },
+    Detect {
+        node: usize,
+        n: u32,
+    },
+    App {
+        node: usize,
+        start: bool,
+        resource: ResourceId,
+        n: u32,
+    },
+}
+
+enum TapeMode<'t> {
+    /// Draw.
+    Off,
+    /// Draw, and record each choice by what it is for.
+    Record(Tape),
+    /// Take each choice from the tape, by what it is for (draw those it lacks).
+    Play(&'t Tape),
 }
 
 /// Why a request is going to fail, decided when it is sent.
@@ -272,6 +369,14 @@ struct Host {
     sent: BTreeMap<ReqId, Request>,
     /// With tracing: requests whose arrival the spec trace already settled.
     settled: BTreeSet<ReqId>,
+    /// Requests sent per kind (what they do), over the run: how per-message faults name them.
+    sent_n: BTreeMap<(Op, Option<Key>), u32>,
+    /// Per incarnation, per request id: its number among the node's requests of its operation.
+    msg_n: Vec<Vec<u32>>,
+    /// Stop commands given, over the run.
+    stops: u32,
+    /// With a tape: the choices made so far per kind of choice, to name the next one.
+    sites: BTreeMap<Site, u32>,
 }
 
 impl Host {
@@ -292,7 +397,67 @@ fn timer_index(kind: TimerKind) -> usize {
     }
 }
 
+/// How per-message faults name a request: what it does, about which key, and its number among
+/// the node's requests doing that.
+type MsgId = (Op, Option<Key>, u32);
+
+/// A configuration's script, indexed for the run.
+#[derive(Default)]
+struct Script {
+    /// Per node and request: the faults of that request.
+    messages: BTreeMap<(usize, MsgId), Vec<(FaultKind, bool, Option<u64>)>>,
+    drift: BTreeMap<usize, i64>,
+    slow_stops: BTreeMap<(usize, u32), u64>,
+}
+
+impl Script {
+    fn new(faults: &[Fault]) -> Script {
+        let mut s = Script::default();
+        for f in faults {
+            match f {
+                Fault::Scheduled(_) => {}
+                Fault::Message {
+                    kind,
+                    node,
+                    op,
+                    key,
+                    n,
+                    reply,
+                    ms,
+                } => s
+                    .messages
+                    .entry((*node, (*op, key.clone(), *n)))
+                    .or_default()
+                    .push((*kind, *reply, *ms)),
+                Fault::Drift { node, ppm } => {
+                    s.drift.insert(*node, *ppm);
+                }
+                Fault::SlowStop { node, n, ms } => {
+                    s.slow_stops.insert((*node, *n), *ms);
+                }
+            }
+        }
+        s
+    }
+
+    /// The scripted fault of `kind` on a request (or its reply): `Some(ms)` if there is one.
+    fn message(
+        &self,
+        node: usize,
+        msg: &MsgId,
+        kind: FaultKind,
+        reply: bool,
+    ) -> Option<Option<u64>> {
+        self.messages
+            .get(&(node, msg.clone()))?
+            .iter()
+            .find(|(k, r, _)| *k == kind && *r == reply)
+            .map(|(_, _, ms)| *ms)
+    }
+}
+
 struct Sim<'c> {
+    tape: TapeMode<'c>,
     config: &'c SimConfig,
     seed: u64,
     plan: FaultPlan,
@@ -317,10 +482,18 @@ struct Sim<'c> {
     trace: Vec<TraceStep>,
     /// The trace step being built.
     current: Option<TraceStep>,
+    /// The configuration's script, if it has one.
+    script: Option<Script>,
+    /// Every fault injected so far.
+    injected: Vec<Injected>,
+    /// Admin changes whose undo is on its way (by ordinal): the undo is part of the change.
+    undo_pending: BTreeSet<u32>,
+    /// The property of `config.stop_at` was violated: the run ends after this event.
+    stopped: bool,
 }
 
 impl<'c> Sim<'c> {
-    fn new(config: &'c SimConfig, seed: u64, options: RunOptions) -> Self {
+    fn new(config: &'c SimConfig, seed: u64, options: RunOptions, tape: TapeMode<'c>) -> Self {
         let plan = if config.swarm {
             swarm::draw(seed)
         } else {
@@ -333,6 +506,7 @@ impl<'c> Sim<'c> {
             registry.txn(&admin::add_resource(&SimConfig::resource_id(i)));
         }
         let mut sim = Sim {
+            tape,
             config,
             seed,
             plan,
@@ -356,6 +530,10 @@ impl<'c> Sim<'c> {
             options,
             trace: Vec::new(),
             current: None,
+            script: config.script.as_deref().map(Script::new),
+            injected: Vec::new(),
+            undo_pending: BTreeSet::new(),
+            stopped: false,
         };
         let rho = config.timing.max_drift_permille as i64 * 1000;
         for i in 0..config.nodes {
@@ -366,6 +544,11 @@ impl<'c> Sim<'c> {
                     // Outside the envelope: up to 30% fast or slow.
                     let d = sim.rng.random_range(rho + 1..=300_000);
                     drift_ppm = if sim.rng.random_bool(0.5) { d } else { -d };
+                }
+                if let Some(script) = &sim.script {
+                    drift_ppm = script.drift.get(&i).copied().unwrap_or(0);
+                }
+                if drift_ppm.abs() > rho {
                     sim.breach(format!(
                         "{}'s clock drifts {:+.1}% (limit ±{:.1}%)",
                         SimConfig::node_id(i),
@@ -375,10 +558,15 @@ impl<'c> Sim<'c> {
                 }
                 if drift_ppm != 0 {
                     sim.coverage.fault(FaultKind::ClockDrift);
+                    sim.record(Fault::Drift {
+                        node: i,
+                        ppm: drift_ppm,
+                    });
                 }
             }
+            let offset = sim.rng.random_range(0..1_000_000_000);
             let clock = Clock {
-                offset: sim.rng.random_range(0..1_000_000_000),
+                offset: sim.taped(|_| Site::Offset(i), offset),
                 drift_ppm,
             };
             sim.processes.push(Process {
@@ -404,10 +592,28 @@ impl<'c> Sim<'c> {
                 app_free: 0,
                 sent: BTreeMap::new(),
                 settled: BTreeSet::new(),
+                sent_n: BTreeMap::new(),
+                msg_n: Vec::new(),
+                stops: 0,
+                sites: BTreeMap::new(),
             });
         }
         sim.push(0, Ev::Start);
-        for p in schedule::draw(config, &sim.plan, seed) {
+        let planned = match &config.script {
+            None => schedule::draw(config, &sim.plan, seed),
+            Some(script) => {
+                let mut planned: Vec<Planned> = script
+                    .iter()
+                    .filter_map(|f| match f {
+                        Fault::Scheduled(p) if sim.plan.has(p.kind) => Some(p.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                planned.sort_by_key(|p| (p.at, p.kind, p.ordinal));
+                planned
+            }
+        };
+        for p in planned {
             sim.push(p.at, Ev::Fault(p));
         }
         if config.liveness {
@@ -442,6 +648,51 @@ impl<'c> Sim<'c> {
         }
     }
 
+    /// A random choice, `drawn`, taken from the tape instead if there is one.
+    fn taped(&mut self, site: impl FnOnce(&mut Self) -> Site, drawn: u64) -> u64 {
+        match self.tape {
+            TapeMode::Off => drawn,
+            TapeMode::Record(_) => {
+                let site = site(self);
+                if let TapeMode::Record(tape) = &mut self.tape {
+                    tape.0.insert(site, drawn);
+                }
+                drawn
+            }
+            TapeMode::Play(tape) => {
+                let site = site(self);
+                tape.0.get(&site).copied().unwrap_or(drawn)
+            }
+        }
+    }
+
+    /// The number of node `i`'s next choice of the kind `site` names (with `n` 0).
+    fn next_site(&mut self, i: usize, site: Site) -> u32 {
+        let count = self.hosts[i].sites.entry(site).or_insert(0);
+        *count += 1;
+        *count - 1
+    }
+
+    fn record(&mut self, fault: Fault) {
+        self.injected.push(Injected {
+            step: self.step,
+            time_ms: self.now,
+            fault,
+        });
+    }
+
+    /// How per-message faults name request `req` of node `i`'s incarnation `inc`.
+    fn msg_of(&self, i: usize, inc: u32, req: ReqId, request: &Request) -> MsgId {
+        let n = self.hosts[i]
+            .msg_n
+            .get(inc as usize)
+            .and_then(|v| v.get(req as usize))
+            .copied()
+            .unwrap_or(u32::MAX);
+        let (op, key) = Op::of(request);
+        (op, key, n)
+    }
+
     fn breach(&mut self, what: String) {
         self.coverage.breaches += 1;
         self.breaches
@@ -473,6 +724,9 @@ impl<'c> Sim<'c> {
                 self.trace.push(self.end_step(step));
             }
             self.step += 1;
+            if self.stopped {
+                break;
+            }
             if self.step >= MAX_EVENTS {
                 self.violate(
                     "event_budget",
@@ -494,6 +748,7 @@ impl<'c> Sim<'c> {
             coverage: self.coverage,
             converged_at: self.converged_at,
             trace: self.trace,
+            injected: self.injected,
         }
     }
 
@@ -658,6 +913,15 @@ impl<'c> Sim<'c> {
             // Lost with the registry's connections; the client times out.
             return;
         }
+        let watch = matches!(request, Request::Watch { .. });
+        if watch
+            && !(self.hosts[node].inc == inc && self.hosts[node].outstanding.contains_key(&req))
+        {
+            // A watch belongs to its stream (in etcd, to the gRPC stream and so to the process's
+            // connection): one whose client died or gave up on it was cancelled with it, and
+            // nothing it would deliver reaches a node.
+            return self.no_effect();
+        }
         // In the spec's terms: the request of the node's current request slot, not yet settled.
         let awaited = self.current.is_some()
             && !dup
@@ -675,19 +939,33 @@ impl<'c> Sim<'c> {
                 return;
             }
         }
-        let response = self.apply(node, request);
+        let (response, deliveries) = self.apply(node, request);
+        if !watch {
+            self.route(deliveries.clone());
+        }
         let mut copied = false;
-        if !dup
-            && !self.healed
-            && !matches!(request, Request::Watch { .. })
-            && self.rng.random_bool(self.plan.rate(FaultKind::Duplicate))
-        {
+        let mut later = None;
+        if !dup && !self.healed && !watch {
+            if self.rng.random_bool(self.plan.rate(FaultKind::Duplicate)) {
+                later = Some(
+                    self.rng
+                        .random_range(1..=self.config.network.request_timeout),
+                );
+            }
+            if let Some(script) = &self.script {
+                let msg = self.msg_of(node, inc, req, request);
+                later = script
+                    .message(node, &msg, FaultKind::Duplicate, false)
+                    .filter(|_| self.plan.has(FaultKind::Duplicate))
+                    .map(|ms| ms.unwrap_or(1));
+            }
+        }
+        if let Some(later) = later {
             // The network hands the registry a second copy later; its reply is lost.
             self.coverage.fault(FaultKind::Duplicate);
+            let msg = self.msg_of(node, inc, req, request);
+            self.record_message(FaultKind::Duplicate, node, Some(&msg), false, Some(later));
             copied = true;
-            let later = self
-                .rng
-                .random_range(1..=self.config.network.request_timeout);
             self.push(
                 self.now + later,
                 Ev::Arrive(Arrival {
@@ -707,6 +985,10 @@ impl<'c> Sim<'c> {
             Fate::Fail(step) => self.reply(&a, step.outcome()),
             Fate::Ok => self.reply(&a, Outcome::Success(response)),
         };
+        if watch {
+            // etcd answers a watch request on its stream before the events it replays.
+            self.route(deliveries);
+        }
         if self.current.is_none() {
             return;
         }
@@ -762,7 +1044,8 @@ impl<'c> Sim<'c> {
             Request::Watch { .. } => Direction::Watch,
             _ => Direction::Reply,
         };
-        let at = self.arrival(node, dir);
+        let msg = self.msg_of(node, inc, req, &a.request);
+        let at = self.arrival(node, dir, Carried::Reply(&msg));
         if at > deadline {
             return false; // the client will have given up
         }
@@ -795,7 +1078,8 @@ impl<'c> Sim<'c> {
     }
 
     /// The registry processes a request from node `i`; writes are judged as they happen.
-    fn apply(&mut self, i: usize, request: &Request) -> Response {
+    /// The caller routes the watch events it returns.
+    fn apply(&mut self, i: usize, request: &Request) -> (Response, Deliveries) {
         let client = SimConfig::node_id(i);
         let before = self.registry.revision();
         let (response, deliveries) = self.registry.handle(Time(self.now), &client, request);
@@ -807,8 +1091,7 @@ impl<'c> Sim<'c> {
         if self.registry.revision() > before {
             self.judge_writes(&client, before);
         }
-        self.route(deliveries);
-        response
+        (response, deliveries)
     }
 
     fn judge_writes(&mut self, client: &protocol::NodeId, before: u64) {
@@ -857,7 +1140,7 @@ impl<'c> Sim<'c> {
                 self.break_watch(i);
                 continue;
             }
-            let at = self.arrival(i, Direction::Watch);
+            let at = self.arrival(i, Direction::Watch, Carried::Event(&event));
             let h = &self.hosts[i];
             let ev = Ev::Watch {
                 node: i,
@@ -877,6 +1160,13 @@ impl<'c> Sim<'c> {
     /// Node `i`'s watch stream is gone: its client notices after what the stream still carried.
     fn stream_broke(&mut self, i: usize) {
         let detect = self.rng.random_range(1..=100);
+        let detect = self.taped(
+            |s| {
+                let n = s.next_site(i, Site::Detect { node: i, n: 0 });
+                Site::Detect { node: i, n }
+            },
+            detect,
+        );
         let h = &mut self.hosts[i];
         h.conn += 1;
         h.last_watch = h.last_watch.max(self.now + detect);
@@ -884,33 +1174,104 @@ impl<'c> Sim<'c> {
         self.push(at, Ev::WatchBroken { node: i, inc });
     }
 
-    /// When a message sent now on one of node `i`'s links arrives.
-    fn arrival(&mut self, i: usize, dir: Direction) -> u64 {
+    /// When a message sent now on one of node `i`'s links arrives: a request or a reply (of
+    /// request `msg`, which per-message faults name it by) or a watch event.
+    fn arrival(&mut self, i: usize, dir: Direction, carried: Carried<'_>) -> u64 {
         let n = &self.config.network;
-        let mut at = self.now + self.rng.random_range(n.min_latency..=n.max_latency);
-        if dir != Direction::Watch
-            && !self.healed
-            && self.rng.random_bool(self.plan.rate(FaultKind::Delay))
-        {
-            self.coverage.fault(FaultKind::Delay);
-            at += self.rng.random_range(50..=n.max_delay);
+        let latency = self.rng.random_range(n.min_latency..=n.max_latency);
+        let latency = self.taped(
+            |s| match carried {
+                Carried::Request(msg) | Carried::Reply(msg) => Site::Latency {
+                    node: i,
+                    msg: msg.clone(),
+                    reply: matches!(carried, Carried::Reply(_)),
+                },
+                Carried::Event(event) => {
+                    let change = event.changes.first().map(|c| match c {
+                        Change::Put(k, _) => (k.clone(), false),
+                        Change::Delete(k) => (k.clone(), true),
+                    });
+                    let site = Site::Event {
+                        node: i,
+                        change,
+                        n: 0,
+                    };
+                    let n = s.next_site(i, site.clone());
+                    match site {
+                        Site::Event { node, change, .. } => Site::Event { node, change, n },
+                        other => other,
+                    }
+                }
+            },
+            latency,
+        );
+        let n = &self.config.network;
+        let mut at = self.now + latency;
+        let reply = dir == Direction::Reply;
+        let msg = match carried {
+            Carried::Request(m) | Carried::Reply(m) => Some(m),
+            Carried::Event(_) => None,
+        };
+        if dir != Direction::Watch && !self.healed {
+            let mut extra = self
+                .rng
+                .random_bool(self.plan.rate(FaultKind::Delay))
+                .then(|| self.rng.random_range(50..=n.max_delay));
+            if let (Some(script), Some(msg)) = (&self.script, msg) {
+                extra = script
+                    .message(i, msg, FaultKind::Delay, reply)
+                    .filter(|_| self.plan.has(FaultKind::Delay))
+                    .map(|ms| ms.unwrap_or(0));
+            }
+            if let Some(extra) = extra {
+                self.coverage.fault(FaultKind::Delay);
+                self.record_message(FaultKind::Delay, i, msg, reply, Some(extra));
+                at += extra;
+            }
         }
         let reorder = self.plan.has(FaultKind::Reorder) && dir != Direction::Watch;
+        let h = &self.hosts[i];
+        let last = match dir {
+            Direction::Request => h.last_request,
+            Direction::Reply => h.last_reply,
+            Direction::Watch => h.last_watch,
+        };
+        if reorder && at < last {
+            // A switch, also in a script: a link that is not FIFO lets any message overtake.
+            self.coverage.fault(FaultKind::Reorder);
+            self.record_message(FaultKind::Reorder, i, msg, reply, None);
+        } else if !reorder {
+            at = at.max(last);
+        }
         let h = &mut self.hosts[i];
         let last = match dir {
             Direction::Request => &mut h.last_request,
             Direction::Reply => &mut h.last_reply,
             Direction::Watch => &mut h.last_watch,
         };
-        if reorder {
-            if at < *last {
-                self.coverage.fault(FaultKind::Reorder);
-            }
-        } else {
-            at = at.max(*last);
-        }
         *last = (*last).max(at);
         at
+    }
+
+    fn record_message(
+        &mut self,
+        kind: FaultKind,
+        node: usize,
+        msg: Option<&MsgId>,
+        reply: bool,
+        ms: Option<u64>,
+    ) {
+        if let Some((op, key, n)) = msg {
+            self.record(Fault::Message {
+                kind,
+                node,
+                op: *op,
+                key: key.clone(),
+                n: *n,
+                reply,
+                ms,
+            });
+        }
     }
 
     // ---------------------------------------------------------------- nodes
@@ -975,7 +1336,9 @@ impl<'c> Sim<'c> {
                 }
             }
             Input::Watch(event) => {
-                if before.view().rev == 0 || event.rev <= before.view().rev {
+                // The node applies events only on its live stream (the core's watch guard).
+                let live = before.watch_state() == protocol::node::WatchState::Live;
+                if !live || before.view().rev == 0 || event.rev <= before.view().rev {
                     return;
                 }
                 let a = spec_trace::action("WatchTo", Some(&n), json!({ "rev": event.rev }));
@@ -1024,18 +1387,34 @@ impl<'c> Sim<'c> {
             Output::CancelTimer(kind) => self.hosts[i].timer_gen[timer_index(kind)] += 1,
             Output::Start(r) => {
                 let latency = self.rng.random_range(1..=100);
+                let latency = self.taped(|s| s.app_site(i, true, &r), latency);
                 self.app_command(i, AppCommand::Start(r), latency);
             }
             Output::Stop(r) => {
                 let max = self.config.envelope.max_stop(&self.config.timing);
                 let mut latency = self.rng.random_range(1..=max);
-                if self.config.breach_assumptions
-                    && self.plan.has(FaultKind::Pause)
-                    && self.rng.random_bool(0.05)
-                {
-                    latency = self
-                        .rng
-                        .random_range(max + 1..=4 * self.config.timing.stop_budget);
+                latency = self.taped(|s| s.app_site(i, false, &r), latency);
+                let stop = self.hosts[i].stops;
+                self.hosts[i].stops += 1;
+                let mut slow = None;
+                if self.config.breach_assumptions && self.plan.has(FaultKind::Pause) {
+                    if self.rng.random_bool(0.05) {
+                        slow = Some(
+                            self.rng
+                                .random_range(max + 1..=4 * self.config.timing.stop_budget),
+                        );
+                    }
+                    if let Some(script) = &self.script {
+                        slow = script.slow_stops.get(&(i, stop)).copied();
+                    }
+                }
+                if let Some(ms) = slow {
+                    latency = ms;
+                    self.record(Fault::SlowStop {
+                        node: i,
+                        n: stop,
+                        ms,
+                    });
                     self.breach(format!(
                         "{}'s application takes {latency} ms to stop {r} (limit {max} ms)",
                         SimConfig::node_id(i)
@@ -1044,6 +1423,22 @@ impl<'c> Sim<'c> {
                 self.app_command(i, AppCommand::Stop(r), latency);
             }
             Output::Log(_) => {}
+        }
+    }
+
+    fn app_site(&mut self, i: usize, start: bool, r: &ResourceId) -> Site {
+        let site = Site::App {
+            node: i,
+            start,
+            resource: r.clone(),
+            n: 0,
+        };
+        let n = self.next_site(i, site);
+        Site::App {
+            node: i,
+            start,
+            resource: r.clone(),
+            n,
         }
     }
 
@@ -1061,10 +1456,39 @@ impl<'c> Sim<'c> {
     fn send(&mut self, i: usize, req: ReqId, request: Request) {
         let inc = self.hosts[i].inc;
         let deadline = self.now + self.config.network.request_timeout;
-        self.hosts[i].outstanding.insert(req, deadline);
-        let fate = self.draw_fate();
+        let (op, key) = Op::of(&request);
+        let h = &mut self.hosts[i];
+        h.outstanding.insert(req, deadline);
+        let count = h.sent_n.entry((op, key.clone())).or_insert(0);
+        let n = *count;
+        *count += 1;
+        let msg: MsgId = (op, key, n);
+        if h.msg_n.len() <= inc as usize {
+            h.msg_n.resize(inc as usize + 1, Vec::new());
+        }
+        let numbers = &mut h.msg_n[inc as usize];
+        if let Ok(r) = usize::try_from(req) {
+            if numbers.len() <= r {
+                numbers.resize(r + 1, u32::MAX);
+            }
+            numbers[r] = n;
+        }
+        let mut fate = self.draw_fate();
+        if let Some(script) = &self.script {
+            fate = Fate::Ok;
+            if !self.healed {
+                for step in FailureStep::ALL {
+                    let kind = FaultKind::Rpc(step);
+                    if self.plan.has(kind) && script.message(i, &msg, kind, false).is_some() {
+                        fate = Fate::Fail(step);
+                        break;
+                    }
+                }
+            }
+        }
         if let Fate::Fail(step) = fate {
             self.coverage.rpc(step, &request);
+            self.record_message(FaultKind::Rpc(step), i, Some(&msg), false, None);
         }
         match fate {
             Fate::Fail(FailureStep::PostRequest) => {
@@ -1084,7 +1508,7 @@ impl<'c> Sim<'c> {
         if fate == Fate::Fail(FailureStep::DeliverRequest) || self.hosts[i].blocked_to() {
             return;
         }
-        let at = self.arrival(i, Direction::Request);
+        let at = self.arrival(i, Direction::Request, Carried::Request(&msg));
         let orphan = at > deadline;
         self.push(
             at,
@@ -1173,6 +1597,16 @@ impl<'c> Sim<'c> {
             return;
         }
         self.coverage.fault(p.kind);
+        let undo = matches!(
+            p.action,
+            Action::Admin {
+                undo_after: None,
+                ..
+            }
+        ) && self.undo_pending.remove(&p.ordinal);
+        if !undo {
+            self.record(Fault::Scheduled(p.clone()));
+        }
         match p.action {
             Action::Cut {
                 nodes,
@@ -1241,7 +1675,23 @@ impl<'c> Sim<'c> {
                 let rev = self.registry.revision().saturating_sub(keep);
                 self.registry.compact(rev);
             }
-            Action::Admin { resource } => {
+            Action::Admin {
+                resource,
+                undo_after,
+            } => {
+                if let Some(after) = undo_after {
+                    self.undo_pending.insert(p.ordinal);
+                    let undo = Planned {
+                        at: self.now + after,
+                        kind: p.kind,
+                        ordinal: p.ordinal,
+                        action: Action::Admin {
+                            resource,
+                            undo_after: None,
+                        },
+                    };
+                    self.push(undo.at, Ev::Fault(undo));
+                }
                 if !self.registry_down {
                     let r = SimConfig::resource_id(resource);
                     let txn = if self.registry.get(&Key::Resource(r.clone())).is_some() {
@@ -1356,6 +1806,9 @@ impl<'c> Sim<'c> {
         if let Some(step) = self.current.as_mut() {
             step.violations.push(format!("{property}: {detail}"));
         }
+        if self.config.stop_at.as_deref() == Some(property) {
+            self.stopped = true;
+        }
         self.violations.push(Violation {
             property: property.to_string(),
             time_ms: self.now,
@@ -1466,6 +1919,14 @@ impl<'c> Sim<'c> {
         }
         step
     }
+}
+
+/// What a message carries, for the name of its latency's random choice.
+#[derive(Clone, Copy)]
+enum Carried<'a> {
+    Request(&'a MsgId),
+    Reply(&'a MsgId),
+    Event(&'a WatchEvent),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -68,10 +68,15 @@ pub enum Action {
         /// Revisions kept.
         keep: u64,
     },
-    /// Add the resource if absent, else remove it.
+    /// Add the resource if absent, else remove it; with `undo_after`, toggle it back that many
+    /// ms later (an administrator who undoes a change: the same node may then take back the
+    /// very resource it just released, under the same session).
     Admin {
         /// Index in the resource universe.
         resource: usize,
+        /// Toggle back this many ms later.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        undo_after: Option<u64>,
     },
     /// A member leaves gracefully; a node that left joins again.
     Membership {
@@ -131,8 +136,15 @@ impl fmt::Display for Action {
             }
             Action::WatchBreak { node } => write!(f, "break {}'s watch", n(node)),
             Action::Compaction { keep } => write!(f, "compact history, keeping {keep} revisions"),
-            Action::Admin { resource } => {
-                write!(f, "admin toggles {}", SimConfig::resource_id(*resource))
+            Action::Admin {
+                resource,
+                undo_after,
+            } => {
+                write!(f, "admin toggles {}", SimConfig::resource_id(*resource))?;
+                match undo_after {
+                    Some(ms) => write!(f, ", and back {ms} ms later"),
+                    None => Ok(()),
+                }
             }
             Action::Membership { node } => write!(f, "{} leaves or rejoins", n(node)),
         }
@@ -236,6 +248,7 @@ fn draw_action(kind: FaultKind, c: &SimConfig, rng: &mut ChaCha8Rng) -> Action {
         },
         FaultKind::AdminChurn => Action::Admin {
             resource: rng.random_range(0..c.universe()),
+            undo_after: rng.random_bool(0.5).then(|| rng.random_range(100..=3_000)),
         },
         FaultKind::Membership => Action::Membership { node },
         other => unreachable!("{other} is not a scheduled fault"),

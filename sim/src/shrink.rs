@@ -1,33 +1,58 @@
 //! Shrinking a failing run: fewer faults, fewer events, a shorter run, fewer nodes and
 //! resources, while the same property still fails.
 //!
-//! Candidates keep the seed and change the configuration: cut the fault phase just after the
-//! failure, turn fault kinds off, drop single scheduled faults, lower per-message rates, remove
-//! nodes and resources. Because each scheduled kind draws from its own generator stream, dropping
-//! one leaves the others in place, so most candidates stay close to the original run.
+//! The failing run is first written out as a *script* (`SimConfig::script`): every fault it
+//! injected before the failure, explicitly — each scheduled fault with its time and action, each
+//! per-message fault (a failed step, a delay, a duplicate) on the request it hit,
+//! named by its node, its operation and its number among that node's requests of that operation
+//! (the third `txn` of `n1`). A scripted run still makes every random draw the unscripted run
+//! makes and only replaces its outcome, so that it is the very same run up to the failure, and
+//! it ends right after the failure (`SimConfig::stop_at`): nothing after the violation is kept.
+//!
+//! Candidates keep the seed and change the configuration:
+//! - delta debugging (ddmin) over the script: remove halves, then quarters, ... down to single
+//!   faults, keeping every removal after which the property still fails;
+//! - turn off the fault kinds left without a fault;
+//! - fewer nodes, fewer resources (faults on what is gone are dropped);
+//! - move scheduled faults earlier (close the gap before each one), so the failure comes after
+//!   fewer events;
+//! - shorten what faults last (outages, pauses, delays, the wait before an admin's undo);
+//! - for a liveness failure, a shorter fault phase.
+//!
+//! A candidate is kept if it fails the same property (with the `protocol` label if the best so
+//! far has it) and is smaller ([`Size`]: faults first, then events before the failure, nodes,
+//! resources, fault kinds on, the fault phase). Every candidate is the seed and a
+//! configuration, so the result replays bit for bit from its replay file.
 
-use crate::config::{SimConfig, Skip};
-use crate::fault::{FaultKind, RateUnit};
+use crate::config::{Fault, SimConfig};
+use crate::fault::FaultKind;
 use crate::replay::resolved;
-use crate::run::{run, RunOptions, RunResult};
-use crate::schedule;
+use crate::run::{run, run_taped, tape, RunOptions, RunResult, Tape};
+use crate::schedule::Action;
+use protocol::registry::Key;
+use protocol::{NodeId, Property, ResourceId};
 use serde::Serialize;
+use std::collections::BTreeSet;
 
-/// How big a failing run is.
+/// How big a failing run is; smaller is better, in field order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Size {
-    /// Faults injected before the failure.
+    /// A fault outside the timing envelope came first (`assumption-breached`): a
+    /// `protocol`-labelled failure is preferred.
+    pub breached: bool,
+    /// Faults injected up to the failure (an admin change and its undo count once, and so does
+    /// `reorder`, a switch, however many messages overtook).
     pub faults: u64,
+    /// Events up to and including the failing one.
+    pub events: u64,
     /// Nodes.
     pub nodes: usize,
     /// Resources.
     pub resources: usize,
-    /// Events before the failure.
-    pub events: u64,
-    /// The fault phase, ms.
-    pub duration: u64,
     /// Fault kinds on.
     pub kinds: usize,
+    /// The fault phase, ms.
+    pub duration: u64,
 }
 
 /// A shrunk run.
@@ -47,16 +72,584 @@ pub struct Shrunk {
     pub attempts: u32,
 }
 
+/// Whether a recorded fault is a message overtaking another: `reorder` is a switch, which
+/// counts once, however many messages overtook.
+fn overtook(f: &Fault) -> bool {
+    matches!(
+        f,
+        Fault::Message {
+            kind: FaultKind::Reorder,
+            ..
+        }
+    )
+}
+
 fn size(config: &SimConfig, result: &RunResult, property: &str) -> Option<Size> {
     let v = result.violation_of(property)?;
+    let before = || result.injected.iter().filter(|f| f.step <= v.step);
+    let faults = before().filter(|f| !overtook(&f.fault)).count()
+        + usize::from(before().any(|f| overtook(&f.fault)));
     Some(Size {
-        faults: v.faults,
+        breached: v.assumption_breached,
+        faults: faults as u64,
+        events: v.step + 1,
         nodes: config.nodes,
         resources: config.resources,
-        events: v.step + 1,
-        duration: config.duration,
         kinds: config.faults.rates.len(),
+        duration: config.duration,
     })
+}
+
+/// Whether a property is checked after the fault phase (its violation comes at the deadline).
+fn eventually(property: &str) -> bool {
+    Property::from_name(property)
+        .is_some_and(|p| p.kind() == protocol::properties::Kind::Eventually)
+}
+
+/// `config`, with the faults `result` injected up to its violation of `property` written out
+/// as its script, a stop right after that violation, and (for a property checked during the
+/// fault phase) the fault phase ending just after it: the same run up to the violation.
+fn scripted(config: &SimConfig, result: &RunResult, property: &str) -> SimConfig {
+    let v = result
+        .violation_of(property)
+        .expect("only failing runs are scripted");
+    let mut c = resolved(config, result);
+    c.script = Some(
+        result
+            .injected
+            .iter()
+            .filter(|f| f.step <= v.step && !overtook(&f.fault))
+            .map(|f| f.fault.clone())
+            .collect(),
+    );
+    c.skip.clear();
+    c.stop_at = Some(property.to_string());
+    if !eventually(property) && v.time_ms < c.duration {
+        c.duration = v.time_ms + 1;
+    }
+    c
+}
+
+/// The search: the best run so far and the attempt budget.
+struct Search<'a> {
+    seed: u64,
+    property: &'a str,
+    max_attempts: u32,
+    attempts: u32,
+    /// The original fault phase.
+    phase: u64,
+    best: SimConfig,
+    size: Size,
+    tried: BTreeSet<String>,
+    /// The random choices of the run shrunk from (every candidate's `draws_from`).
+    tape: Tape,
+}
+
+impl Search<'_> {
+    fn exhausted(&self) -> bool {
+        self.attempts >= self.max_attempts
+    }
+
+    /// Run `candidate`; keep it if it still fails and is smaller.
+    fn attempt(&mut self, mut candidate: SimConfig) -> bool {
+        if !eventually(self.property) {
+            // The failure may come later than it did: give it the whole fault phase (the run
+            // stops at the failure anyway), and cut the phase after it again if it is kept.
+            candidate.duration = self.phase;
+        }
+        if self.exhausted() || candidate.validate().is_err() {
+            return false;
+        }
+        let key = serde_json::to_string(&candidate).unwrap_or_default();
+        if !self.tried.insert(key) {
+            return false;
+        }
+        self.attempts += 1;
+        let r = run_taped(&candidate, self.seed, RunOptions::default(), &self.tape);
+        if r.violation_of(self.property).is_none() {
+            return false;
+        }
+        let c = scripted(&candidate, &r, self.property);
+        match size(&c, &r, self.property) {
+            Some(s) if s < self.size => {
+                self.best = c;
+                self.size = s;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Run `candidate`, and if it does not do, the same with every delay and duplicate as late
+    /// as the network allows (a smaller group may take longer to get where the failure needs
+    /// the late message).
+    fn attempt_stretched(&mut self, candidate: SimConfig) -> bool {
+        let n = &candidate.network;
+        let (max_delay, timeout) = (n.max_delay, n.request_timeout);
+        let mut stretched = candidate.clone();
+        let mut changed = false;
+        for f in stretched.script.iter_mut().flatten() {
+            if let Fault::Message {
+                kind, ms: Some(ms), ..
+            } = f
+            {
+                let max = match kind {
+                    FaultKind::Delay => max_delay,
+                    FaultKind::Duplicate => timeout,
+                    _ => continue,
+                };
+                changed |= *ms < max;
+                *ms = max;
+            }
+        }
+        self.attempt(candidate) || (changed && self.attempt(stretched))
+    }
+
+    fn script(&self) -> Vec<Fault> {
+        self.best.script.clone().unwrap_or_default()
+    }
+
+    fn with_script(&self, script: Vec<Fault>) -> SimConfig {
+        SimConfig {
+            script: Some(script),
+            ..self.best.clone()
+        }
+    }
+
+    /// Delta debugging over the script: remove chunks of halves, then quarters, ... then single
+    /// faults, as long as the property keeps failing.
+    fn ddmin(&mut self) -> bool {
+        let mut improved = false;
+        let mut parts = 2usize;
+        loop {
+            let script = self.script();
+            let len = script.len();
+            if len == 0 || self.exhausted() {
+                break;
+            }
+            let parts_now = parts.min(len);
+            let chunk = len.div_ceil(parts_now);
+            let mut removed = false;
+            for start in (0..len).step_by(chunk) {
+                let rest: Vec<Fault> = script[..start]
+                    .iter()
+                    .chain(&script[(start + chunk).min(len)..])
+                    .cloned()
+                    .collect();
+                if self.attempt(self.with_script(rest)) {
+                    removed = true;
+                    break;
+                }
+            }
+            if removed {
+                improved = true;
+                parts = parts_now.saturating_sub(1).max(2);
+            } else if chunk == 1 {
+                break;
+            } else {
+                parts = (parts_now * 2).min(len);
+            }
+        }
+        improved
+    }
+
+    /// Turn off the fault kinds that have no fault left.
+    fn kinds_off(&mut self) -> bool {
+        let used: BTreeSet<FaultKind> = self.script().iter().map(Fault::kind).collect();
+        let unused: Vec<FaultKind> = self
+            .best
+            .faults
+            .rates
+            .keys()
+            .filter(|k| !used.contains(k))
+            .copied()
+            .collect();
+        if unused.is_empty() {
+            return false;
+        }
+        let mut all = self.best.clone();
+        for k in &unused {
+            all.faults.rates.remove(k);
+        }
+        if self.attempt(all) {
+            return true;
+        }
+        let mut improved = false;
+        for k in unused {
+            let mut c = self.best.clone();
+            c.faults.rates.remove(&k);
+            improved |= self.attempt(c);
+        }
+        improved
+    }
+
+    /// Fewer nodes: the fewest with which it still fails. Candidates keep some of the nodes
+    /// (the ones with the most faults first; for one node, each in turn), renamed `n1`, `n2`...
+    /// in order, with the faults of the others dropped; or keep the first ones and move the
+    /// others' faults to the last.
+    fn fewer_nodes(&mut self) -> bool {
+        let n = self.best.nodes;
+        let mut weight = vec![0usize; n];
+        for f in self.script() {
+            for i in 0..n {
+                if map_nodes(f.clone(), |j| (j == i).then_some(0)).is_some() {
+                    weight[i] += 1;
+                }
+            }
+        }
+        for keep in 1..n {
+            let mut candidates: Vec<Vec<usize>> = if keep == 1 {
+                let mut singles: Vec<usize> = (0..n).collect();
+                singles.sort_by_key(|i| std::cmp::Reverse(weight[*i]));
+                singles.into_iter().map(|i| vec![i]).collect()
+            } else {
+                vec![heaviest(&weight, keep)]
+            };
+            candidates.push((0..keep).collect());
+            for (k, kept) in candidates.iter().enumerate() {
+                let merge = k + 1 == candidates.len();
+                let node = |i: usize| match kept.iter().position(|j| *j == i) {
+                    Some(p) => Some(p),
+                    None => merge.then_some(keep - 1),
+                };
+                let mut c = self.best.clone();
+                c.nodes = keep;
+                c.script = Some(
+                    self.script()
+                        .into_iter()
+                        .filter_map(|f| map_nodes(f, node))
+                        .collect(),
+                );
+                if self.attempt_stretched(c) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Fewer resources: the fewest with which it still fails. Candidates keep the initial
+    /// resources the faults name most, renamed `r1`, `r2`... in order, with the faults of the
+    /// others dropped; or keep the first ones and move the others' faults to the last. The
+    /// spares stay spares.
+    fn fewer_resources(&mut self) -> bool {
+        let before = self.best.resources;
+        let mut weight = vec![0usize; before];
+        for f in self.script() {
+            for i in 0..before {
+                if map_resources(f.clone(), |j| (j == i || j >= before).then_some(j)).is_some()
+                    && map_resources(f.clone(), |j| (j != i).then_some(j)).is_none()
+                {
+                    weight[i] += 1;
+                }
+            }
+        }
+        for keep in 0..before {
+            let mut candidates = vec![heaviest(&weight, keep)];
+            if keep > 0 {
+                candidates.push((0..keep).collect());
+            }
+            candidates.dedup();
+            let last = candidates.len() - 1;
+            for (k, kept) in candidates.iter().enumerate() {
+                let merge = keep > 0 && k == last;
+                let resource = |i: usize| {
+                    if i >= before {
+                        return Some(keep + (i - before));
+                    }
+                    match kept.iter().position(|j| *j == i) {
+                        Some(p) => Some(p),
+                        None => merge.then_some(keep - 1),
+                    }
+                };
+                let mut c = self.best.clone();
+                c.resources = keep;
+                c.script = Some(
+                    self.script()
+                        .into_iter()
+                        .filter_map(|f| map_resources(f, resource))
+                        .collect(),
+                );
+                if self.attempt_stretched(c) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Move scheduled faults earlier: close the gap before each (and everything after it).
+    fn earlier(&mut self) -> bool {
+        let mut improved = false;
+        let mut j = 0;
+        loop {
+            let script = self.script();
+            let mut times: Vec<u64> = script
+                .iter()
+                .filter_map(|f| match f {
+                    Fault::Scheduled(p) => Some(p.at),
+                    _ => None,
+                })
+                .collect();
+            times.sort_unstable();
+            times.dedup();
+            if j >= times.len() || self.exhausted() {
+                break;
+            }
+            let from = times[j];
+            let gap = from - if j == 0 { 0 } else { times[j - 1] };
+            let mut shift = gap;
+            let mut moved = false;
+            while shift >= 20 && !moved {
+                let shifted = script
+                    .iter()
+                    .cloned()
+                    .map(|mut f| {
+                        if let Fault::Scheduled(p) = &mut f {
+                            if p.at >= from {
+                                p.at -= shift;
+                            }
+                        }
+                        f
+                    })
+                    .collect();
+                moved = self.attempt(self.with_script(shifted));
+                shift /= 2;
+            }
+            improved |= moved;
+            if !moved {
+                j += 1;
+            }
+        }
+        improved
+    }
+
+    /// Halve how long each fault lasts (outages, pauses, delays, the admin's undo).
+    fn shorter(&mut self) -> bool {
+        let mut improved = false;
+        let mut i = 0;
+        while i < self.script().len() && !self.exhausted() {
+            let mut shortened = false;
+            // The shortest first: an eighth, a quarter, a half, three quarters; and for a
+            // scheduled fault, also with the faults after it brought in by as much.
+            'fractions: for eighths in [1, 2, 4, 6] {
+                let mut script = self.script();
+                let cut = scale(&mut script[i], eighths);
+                if cut == 0 {
+                    continue;
+                }
+                let mut pulled = script.clone();
+                let pull = match &script[i] {
+                    Fault::Scheduled(p) => Some(p.at),
+                    _ => None,
+                };
+                for pull_in in [false, true] {
+                    let candidate = match (pull_in, pull) {
+                        (false, _) => script.clone(),
+                        (true, Some(from)) => {
+                            for f in &mut pulled {
+                                if let Fault::Scheduled(q) = f {
+                                    if q.at > from {
+                                        q.at = q.at.saturating_sub(cut).max(from);
+                                    }
+                                }
+                            }
+                            pulled.clone()
+                        }
+                        (true, None) => continue,
+                    };
+                    if self.attempt(self.with_script(candidate)) {
+                        shortened = true;
+                        break 'fractions;
+                    }
+                }
+            }
+            if shortened {
+                improved = true;
+            } else {
+                i += 1;
+            }
+        }
+        improved
+    }
+
+    /// Move per-message faults to an earlier request of the same kind (the first, the one
+    /// half-way, the one before): the failure may need only one of several.
+    fn renumber(&mut self) -> bool {
+        let mut improved = false;
+        let mut i = 0;
+        while i < self.script().len() && !self.exhausted() {
+            let now = match &self.script()[i] {
+                Fault::Message { n, .. } | Fault::SlowStop { n, .. } => *n,
+                _ => 0,
+            };
+            let mut moved = false;
+            let mut tried = BTreeSet::new();
+            for to in [0, now / 2, now.saturating_sub(1)] {
+                if to >= now || !tried.insert(to) {
+                    continue;
+                }
+                let mut script = self.script();
+                if let Fault::Message { n, .. } | Fault::SlowStop { n, .. } = &mut script[i] {
+                    *n = to;
+                }
+                if self.attempt(self.with_script(script)) {
+                    moved = true;
+                    break;
+                }
+            }
+            if moved {
+                improved = true;
+            } else {
+                i += 1;
+            }
+        }
+        improved
+    }
+
+    /// A liveness failure: end the fault phase sooner (just after the last scheduled fault,
+    /// then by halves).
+    fn shorter_phase(&mut self) -> bool {
+        if !eventually(self.property) {
+            return false;
+        }
+        let last = self
+            .script()
+            .iter()
+            .filter_map(|f| match f {
+                Fault::Scheduled(p) => Some(p.at),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        let mut improved = false;
+        let mut candidates = vec![last + 1];
+        let mut d = self.best.duration / 2;
+        while d > last + 1 {
+            candidates.push(d);
+            d /= 2;
+        }
+        candidates.sort_unstable();
+        for d in candidates {
+            if d < self.best.duration {
+                let c = SimConfig {
+                    duration: d,
+                    ..self.best.clone()
+                };
+                if self.attempt(c) {
+                    improved = true;
+                    break;
+                }
+            }
+        }
+        improved
+    }
+}
+
+/// The `k` indexes of the largest weights (the lower index first among equals), in order.
+fn heaviest(weight: &[usize], k: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..weight.len()).collect();
+    order.sort_by_key(|i| std::cmp::Reverse(weight[*i]));
+    let mut kept: Vec<usize> = order.into_iter().take(k).collect();
+    kept.sort_unstable();
+    kept
+}
+
+/// `f` with node indexes renamed by `node` (`None`: the node is gone, and so is the fault).
+fn map_nodes(mut f: Fault, node: impl Fn(usize) -> Option<usize>) -> Option<Fault> {
+    let id = |n: &mut NodeId| -> Option<()> {
+        let i =
+            n.0.strip_prefix('n')?
+                .parse::<usize>()
+                .ok()?
+                .checked_sub(1)?;
+        *n = SimConfig::node_id(node(i)?);
+        Some(())
+    };
+    match &mut f {
+        Fault::Scheduled(p) => match &mut p.action {
+            Action::Cut { nodes, .. } => {
+                *nodes = nodes.iter().filter_map(|i| node(*i)).collect();
+                nodes.sort_unstable();
+                nodes.dedup();
+                if nodes.is_empty() {
+                    return None;
+                }
+            }
+            Action::Flap { node: i, .. }
+            | Action::Crash { node: i, .. }
+            | Action::Pause { node: i, .. }
+            | Action::WatchBreak { node: i }
+            | Action::Membership { node: i } => *i = node(*i)?,
+            Action::RegistryRestart { .. } | Action::Compaction { .. } | Action::Admin { .. } => {}
+        },
+        Fault::Message { node: i, key, .. } => {
+            *i = node(*i)?;
+            if let Some(Key::Member(n) | Key::Stopped(n)) = key {
+                id(n)?;
+            }
+        }
+        Fault::Drift { node: i, .. } | Fault::SlowStop { node: i, .. } => *i = node(*i)?,
+    }
+    Some(f)
+}
+
+/// `f` with resource indexes renamed by `resource` (`None`: gone, and so is the fault).
+fn map_resources(mut f: Fault, resource: impl Fn(usize) -> Option<usize>) -> Option<Fault> {
+    let id = |r: &mut ResourceId| -> Option<()> {
+        let i =
+            r.0.strip_prefix('r')?
+                .parse::<usize>()
+                .ok()?
+                .checked_sub(1)?;
+        *r = SimConfig::resource_id(resource(i)?);
+        Some(())
+    };
+    match &mut f {
+        Fault::Scheduled(p) => {
+            if let Action::Admin { resource: i, .. } = &mut p.action {
+                *i = resource(*i)?;
+            }
+        }
+        Fault::Message {
+            key: Some(Key::Barrier(r) | Key::Resource(r)),
+            ..
+        } => id(r)?,
+        _ => {}
+    }
+    Some(f)
+}
+
+/// How long `f` lasts, ms, if it lasts: an outage, a pause, a delay, the wait for an admin's
+/// undo, a slow stop.
+fn lasting(f: &mut Fault) -> Option<&mut u64> {
+    match f {
+        Fault::Scheduled(p) => match &mut p.action {
+            Action::Cut { length, .. } | Action::Flap { length, .. } => Some(length),
+            Action::Crash { down, .. } | Action::RegistryRestart { down } => Some(down),
+            Action::Pause { length, .. } => Some(length),
+            Action::Admin {
+                undo_after: Some(after),
+                ..
+            } => Some(after),
+            _ => None,
+        },
+        Fault::Message { ms: Some(ms), .. } | Fault::SlowStop { ms, .. } => Some(ms),
+        _ => None,
+    }
+}
+
+/// Scale what `f` lasts to `eighths`/8 of it; by how much it got shorter (0: it did not).
+fn scale(f: &mut Fault, eighths: u64) -> u64 {
+    match lasting(f) {
+        Some(x) => {
+            let shorter = (*x * eighths / 8).max(1);
+            let cut = x.saturating_sub(shorter);
+            *x = shorter.min(*x);
+            cut
+        }
+        None => 0,
+    }
 }
 
 /// Shrink the run of `config` under `seed` with respect to `property` (by default its first
@@ -75,95 +668,59 @@ pub fn shrink(
             .map(|v| v.property.clone())
             .ok_or_else(|| format!("seed {seed} does not fail: nothing to shrink"))?,
     };
-    let mut best_config = resolved(config, &original);
-    let before = size(&best_config, &original, &property)
+    let before = size(&resolved(config, &original), &original, &property)
         .ok_or_else(|| format!("seed {seed} does not violate {property}: nothing to shrink"))?;
-    let mut best = (before, original);
-    let attempts = std::cell::Cell::new(0u32);
-    let try_candidate =
-        |candidate: SimConfig, best_config: &mut SimConfig, best: &mut (Size, RunResult)| -> bool {
-            if attempts.get() >= max_attempts || candidate.validate().is_err() {
-                return false;
-            }
-            attempts.set(attempts.get() + 1);
-            let r = run(&candidate, seed, RunOptions::default());
-            match size(&candidate, &r, &property) {
-                Some(s) if s < best.0 => {
-                    *best_config = candidate;
-                    *best = (s, r);
-                    true
-                }
-                _ => false,
-            }
-        };
+    // The same run, scripted, taking its random choices from the original by what they are
+    // for, and ending at the failure.
+    let base = match &config.draws_from {
+        Some(base) => (**base).clone(),
+        None => resolved(config, &original),
+    };
+    let tape = tape(&base, seed);
+    let mut start = scripted(config, &original, &property);
+    start.draws_from = Some(Box::new(base));
+    let again = run_taped(&start, seed, RunOptions::default(), &tape);
+    let same = again.violation_of(&property).map(|v| v.step)
+        == original.violation_of(&property).map(|v| v.step);
+    let Some(start_size) = size(&start, &again, &property).filter(|_| same) else {
+        return Err(format!(
+            "seed {seed}: the scripted run does not fail like the original (a simulator bug)"
+        ));
+    };
+    let mut search = Search {
+        seed,
+        property: &property,
+        max_attempts,
+        attempts: 1,
+        phase: resolved(config, &original).duration,
+        best: start,
+        size: start_size,
+        tried: BTreeSet::new(),
+        tape,
+    };
     loop {
-        let mut improved = false;
-        // A shorter fault phase: end it just after the failure.
-        if let Some(v) = best.1.violation_of(&property) {
-            let mut c = best_config.clone();
-            c.duration = if v.time_ms < c.duration {
-                v.time_ms + 1
-            } else {
-                c.duration / 2
-            };
-            if c.duration > 0 && c.duration < best_config.duration {
-                improved |= try_candidate(c, &mut best_config, &mut best);
-            }
-        }
-        // Whole fault kinds off.
-        let kinds: Vec<FaultKind> = best_config.faults.rates.keys().copied().collect();
-        for kind in kinds {
-            let mut c = best_config.clone();
-            c.faults.rates.remove(&kind);
-            improved |= try_candidate(c, &mut best_config, &mut best);
-        }
-        // Single scheduled faults off, latest first (they are most often irrelevant).
-        let planned = schedule::draw(&best_config, &best_config.faults, seed);
-        for p in planned.iter().rev() {
-            let mut c = best_config.clone();
-            c.skip.push(Skip {
-                kind: p.kind,
-                ordinal: p.ordinal,
-            });
-            c.skip.sort();
-            improved |= try_candidate(c, &mut best_config, &mut best);
-        }
-        // Lower per-message rates.
-        let rates: Vec<(FaultKind, f64)> = best_config
-            .faults
-            .rates
-            .iter()
-            .filter(|(k, _)| k.unit() == RateUnit::PerMessage)
-            .map(|(k, r)| (*k, *r))
-            .collect();
-        for (kind, rate) in rates {
-            let mut c = best_config.clone();
-            c.faults.rates.insert(kind, rate / 2.0);
-            improved |= try_candidate(c, &mut best_config, &mut best);
-        }
-        // Fewer nodes and resources.
-        if best_config.nodes > 1 {
-            let mut c = best_config.clone();
-            c.nodes -= 1;
-            c.skip.clear();
-            improved |= try_candidate(c, &mut best_config, &mut best);
-        }
-        if best_config.resources > 0 {
-            let mut c = best_config.clone();
-            c.resources -= 1;
-            improved |= try_candidate(c, &mut best_config, &mut best);
-        }
-        if !improved || attempts.get() >= max_attempts {
+        let mut improved = search.ddmin();
+        improved |= search.kinds_off();
+        improved |= search.fewer_nodes();
+        improved |= search.fewer_resources();
+        improved |= search.earlier();
+        improved |= search.shorter();
+        improved |= search.renumber();
+        improved |= search.shorter_phase();
+        if !improved || search.exhausted() {
             break;
         }
     }
-    let (after, result) = best;
+    let (config, attempts) = (search.best, search.attempts);
+    let result = run(&config, seed, RunOptions::default());
+    let after = size(&config, &result, &property)
+        .ok_or_else(|| format!("seed {seed}: the shrunk run no longer fails (a simulator bug)"))?;
     Ok(Shrunk {
         property,
         before,
         after,
-        config: best_config,
+        config,
         result,
-        attempts: attempts.get(),
+        attempts,
     })
 }

@@ -2,11 +2,41 @@
 //! after the application has stopped the resource (DESIGN.md §4.5).
 
 use super::{Local, Node, Output, Pending, Phase};
+use crate::ids::Session;
 use crate::ids::{ResourceId, Revision};
 use crate::mutant::Mutant;
 use crate::node::Event;
 use crate::registry::{Compare, Key, Op, Request, Txn, Value};
 use std::collections::BTreeSet;
+
+/// The release of one barrier: delete `Barrier(r)` only if it is the very barrier we created,
+/// the one whose value is our session **and** whose `create_rev` the view shows.
+///
+/// A release can land late (the network delays or duplicates it, or the node gave up on it) and
+/// by then the same session may hold a newer barrier of `r`: the owner alone does not tell the
+/// two apart, the `create_rev` does. So a node releases only a barrier its view shows it
+/// holding, with that barrier's `create_rev`; when the view does not show one (the release
+/// landed, or the lease died), there is nothing to release and no request is sent.
+pub(crate) fn release_txn(
+    r: &ResourceId,
+    session: &Session,
+    create_rev: Revision,
+    mutant: Option<Mutant>,
+) -> Txn {
+    let key = Key::Barrier(r.clone());
+    let mut compare = vec![Compare::ValueIs(
+        key.clone(),
+        Value::Session(session.clone()),
+    )];
+    if mutant != Some(Mutant::OwnerOnlyRelease) {
+        compare.push(Compare::CreateRevIs(key.clone(), create_rev));
+    }
+    Txn {
+        compare,
+        then: vec![Op::Delete { key }],
+        otherwise: vec![],
+    }
+}
 
 impl Node {
     /// Bring what the node runs in line with what its view says it should run.
@@ -66,6 +96,11 @@ impl Node {
                 if *local == Local::Acquiring && mine(r) {
                     out.push(Output::Start(r.clone()));
                     changes.push((r.clone(), Some(Local::Starting(lease))));
+                }
+                // The release landed (its outcome was UNKNOWN, say): the synced view shows the
+                // barrier gone or another's. Nothing is left to release; acquire it anew.
+                if *local == Local::Releasing(lease) && !mine(r) {
+                    changes.push((r.clone(), Some(Local::Acquiring)));
                 }
                 continue;
             }
@@ -131,23 +166,12 @@ impl Node {
     /// Release a stopped resource's barrier, or acquire a free barrier we are assigned.
     pub(super) fn barrier_request(&self) -> Option<(Pending, Request)> {
         let session = self.session()?;
-        let releasing = self
-            .resources
-            .iter()
-            .find(|(_, l)| **l == Local::Releasing(session.lease));
-        if let Some((r, _)) = releasing {
-            let key = Key::Barrier(r.clone());
-            // Only the very barrier we hold: a release that lingers in the network must not
-            // delete one we acquire later under the same session.
-            let mut compare = vec![Compare::ValueIs(key.clone(), Value::Session(session))];
-            if let Some((_, rev)) = self.view.barriers.get(r) {
-                compare.push(Compare::CreateRevIs(key.clone(), *rev));
-            }
-            let txn = Txn {
-                compare,
-                then: vec![Op::Delete { key }],
-                otherwise: vec![],
-            };
+        let releasing = self.resources.iter().find_map(|(r, l)| {
+            let held = self.view.barriers.get(r).filter(|(s, _)| *s == session)?;
+            (*l == Local::Releasing(session.lease)).then_some((r, held.1))
+        });
+        if let Some((r, create_rev)) = releasing {
+            let txn = release_txn(r, &session, create_rev, self.mutant);
             return Some((Pending::Release(r.clone()), Request::Txn(txn)));
         }
         let acquiring = self

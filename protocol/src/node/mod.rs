@@ -185,8 +185,13 @@ impl Node {
             Input::Leave => self.leave(&mut out),
             Input::Reply { req, outcome } => self.on_reply(now, req, outcome, &mut out),
             Input::Watch(event) => {
+                // Only events of the stream we created: its creation is confirmed before its
+                // first event (etcd answers a watch request on its stream, ahead of the
+                // events). An event on no stream of ours (a watch of a crashed incarnation, or
+                // one we gave up on) may skip revisions the view never saw: applying it would
+                // leave a view that looks synced but misses a write, for ever.
                 // Events older than the view are already in it (a Range overtook them).
-                if self.view.rev > 0 {
+                if self.watch == WatchState::Live && self.view.rev > 0 {
                     self.view.apply(&event);
                 }
             }
