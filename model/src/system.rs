@@ -227,8 +227,15 @@ impl RebalanceModel {
                 out.push(Action::Crash(pid));
             }
             if b.membership_changes > 0 {
+                // The group keeps a member: the promise that every resource is accessed is
+                // about a group that has one (the simulator's healing rejoins those who left).
+                let another = s
+                    .processes
+                    .iter()
+                    .enumerate()
+                    .any(|(j, q)| j != i && q.up && q.node.phase() == protocol::Phase::Member);
                 match p.node.phase() {
-                    protocol::Phase::Member => out.push(Action::Leave(pid)),
+                    protocol::Phase::Member if another => out.push(Action::Leave(pid)),
                     protocol::Phase::Left => out.push(Action::Join(pid)),
                     _ => {}
                 }

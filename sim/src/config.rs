@@ -199,9 +199,12 @@ impl Fault {
                     key.as_ref().map_or(String::new(), |k| format!(" {k}")),
                     if *reply { " (its reply)" } else { "" }
                 );
-                match ms {
-                    Some(ms) => format!("{kind} {what} by {ms} ms"),
-                    None => format!("{kind} {what}"),
+                match (kind, ms) {
+                    (FaultKind::Duplicate, Some(ms)) => {
+                        format!("duplicate {what}, the copy arriving {ms} ms later")
+                    }
+                    (_, Some(ms)) => format!("{kind} {what} by {ms} ms"),
+                    (_, None) => format!("{kind} {what}"),
                 }
             }
             Fault::Drift { node, ppm } => format!(

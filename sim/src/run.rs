@@ -401,11 +401,14 @@ fn timer_index(kind: TimerKind) -> usize {
 /// the node's requests doing that.
 type MsgId = (Op, Option<Key>, u32);
 
+/// A scripted fault of one request: its kind, whether it hits the reply, its ms.
+type MsgFault = (FaultKind, bool, Option<u64>);
+
 /// A configuration's script, indexed for the run.
 #[derive(Default)]
 struct Script {
     /// Per node and request: the faults of that request.
-    messages: BTreeMap<(usize, MsgId), Vec<(FaultKind, bool, Option<u64>)>>,
+    messages: BTreeMap<(usize, MsgId), Vec<MsgFault>>,
     drift: BTreeMap<usize, i64>,
     slow_stops: BTreeMap<(usize, u32), u64>,
 }

@@ -291,9 +291,9 @@ impl Search<'_> {
         let n = self.best.nodes;
         let mut weight = vec![0usize; n];
         for f in self.script() {
-            for i in 0..n {
+            for (i, w) in weight.iter_mut().enumerate() {
                 if map_nodes(f.clone(), |j| (j == i).then_some(0)).is_some() {
-                    weight[i] += 1;
+                    *w += 1;
                 }
             }
         }
@@ -336,11 +336,11 @@ impl Search<'_> {
         let before = self.best.resources;
         let mut weight = vec![0usize; before];
         for f in self.script() {
-            for i in 0..before {
+            for (i, w) in weight.iter_mut().enumerate() {
                 if map_resources(f.clone(), |j| (j == i || j >= before).then_some(j)).is_some()
                     && map_resources(f.clone(), |j| (j != i).then_some(j)).is_none()
                 {
-                    weight[i] += 1;
+                    *w += 1;
                 }
             }
         }
