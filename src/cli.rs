@@ -84,18 +84,20 @@ struct ReportArgs {
     /// and output go to its results/ and logs/).
     #[arg(long, default_value = "reports/latest")]
     out: PathBuf,
-    /// quick: check's default configuration, sim on seeds 0..1000, TLC on ci and liveness
-    /// (under a minute on 2 cores). full (nightly): also check from the joining state, sim
-    /// on 0..10000 and 2,000 swarm seeds, TLC on every CI configuration, and the cross-check's
-    /// mutant kill matrix.
+    /// quick: check's combined default configuration (`check --config default`), sim on
+    /// seeds 0..1000, TLC on ci and liveness (about a minute on 2 cores). full (nightly):
+    /// check's whole portfolio, sim on 0..10000 and on 1,000,000 swarm seeds from a range
+    /// that changes daily (YYYYMMDD000000 onwards, printed: any failure replays), TLC on every
+    /// CI configuration, and the cross-check's mutant kill matrix.
     #[arg(long, value_enum, default_value = "quick")]
     profile: crate::report::Profile,
     /// Merge these results (from `check`, `sim`, `tla` or `tla --cross-check` with --json;
     /// e.g. the shards of one sweep run on several machines) instead of running the checkers.
     #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["profile", "mutant"])]
     from: Vec<PathBuf>,
-    /// Run every checker with this deliberate defect (its name or code, M1..M7), each on the
-    /// configuration that shows it: the report must then show it violated.
+    /// Run every checker with this deliberate defect (its name or code, M1..M8), each by its
+    /// plain command (no configuration tailored to the defect): the report must then show it
+    /// violated.
     #[arg(long, value_parser = parse_mutant)]
     mutant: Option<Mutant>,
     /// Threads (TLC workers) for each checker.
@@ -112,7 +114,7 @@ struct TlaArgs {
     /// The configuration (tla/NAME.cfg; see --list). Default: ci, or mutant-MN with --mutant.
     #[arg(long)]
     config: Option<String>,
-    /// Check a deliberate defect: its name or code (M1..M7).
+    /// Check a deliberate defect: its name or code (M1..M8).
     #[arg(long, value_parser = parse_mutant)]
     mutant: Option<Mutant>,
     /// TLC worker threads (with --cross-check: every checker's threads).
@@ -124,7 +126,7 @@ struct TlaArgs {
     /// List the configurations and what each covers.
     #[arg(long)]
     list: bool,
-    /// Mutant parity: run the clean protocol and every mutant (M1..M7) through all three
+    /// Mutant parity: run the clean protocol and every mutant (M1..M8) through all three
     /// checkers (TLC, the model checker, the simulator on seeds 0..1000) and print a table of
     /// which checker kills which mutant, with the property, the counterexample's length and the
     /// time. Exit 0 only if the clean protocol holds under all three and every mutant is
@@ -183,7 +185,7 @@ struct SimArgs {
     /// Swarm testing: every seed draws its own fault mix and rates (printed per failing seed).
     #[arg(long, conflicts_with_all = ["faults", "rates"])]
     swarm: bool,
-    /// Simulate a deliberate defect (see `rebalanser mutants`): its name or code (M1..M7).
+    /// Simulate a deliberate defect (see `rebalanser mutants`): its name or code (M1..M8).
     #[arg(long, value_parser = parse_mutant)]
     mutant: Option<Mutant>,
     /// Also inject faults outside the timing assumptions (pauses past the fencing margin,

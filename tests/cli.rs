@@ -12,6 +12,13 @@ fn bad_input_exits_2_naming_the_bad_value() {
         (vec!["check", "--resources", "abc"], "abc"),
         (vec!["check", "--threads", "0"], "0"),
         (vec!["check", "--timing-assumption", "maybe"], "maybe"),
+        (vec!["check", "--late", "-1"], "-1"),
+        (vec!["check", "--duplicates", "x"], "x"),
+        (vec!["check", "--config", "nosuch"], "nosuch"),
+        (
+            vec!["check", "--config", "late", "--nodes", "3"],
+            "--config late",
+        ),
         (
             vec!["check", "--json", "/nonexistent-folder/x.json"],
             "nonexistent-folder",

@@ -3,6 +3,7 @@
 
 use model::check::{self, CheckOptions, CheckReport, Status};
 use model::mutants::{config_for, timing_breach_config};
+use model::portfolio;
 use model::{ModelConfig, Start};
 use protocol::Mutant;
 
@@ -97,6 +98,11 @@ fn m7_imbalanced_allocation_is_killed() {
 }
 
 #[test]
+fn m8_owner_only_release_is_killed() {
+    assert_killed(Mutant::OwnerOnlyRelease);
+}
+
+#[test]
 fn without_the_timing_assumption_a_paused_node_double_accesses() {
     let r = run_safety(&timing_breach_config());
     assert_eq!(status(&r, "no_double_access"), Status::Violated);
@@ -127,20 +133,96 @@ fn the_mutants_configurations_pass_without_the_mutant() {
 }
 
 #[test]
-fn the_default_configuration_passes_and_reaches_every_sometimes() {
-    // What `rebalanser check` runs with no flags: a crash and a request/reply failure.
-    let c = ModelConfig::default();
-    assert!(c.crashes > 0 && c.rpc_faults > 0);
-    let r = run(&c);
-    assert!(!r.violated(), "{:?}", r.properties);
-    assert!(r.figures.exhaustive);
+fn the_portfolio_passes_and_reaches_every_sometimes_somewhere() {
+    // What `rebalanser check` runs with no flags.
+    let r = portfolio::run(
+        &portfolio::entries(),
+        None,
+        &CheckOptions::quiet(true),
+        |_, _| {},
+    );
+    assert_eq!(r.rows.len(), portfolio::entries().len());
+    for row in &r.rows {
+        assert!(
+            !row.report.violated(),
+            "{}: {:?}",
+            row.name,
+            row.report.properties
+        );
+        assert!(
+            row.report.figures.exhaustive,
+            "{} is not exhaustive",
+            row.name
+        );
+    }
     for p in &r.properties {
         assert!(
             matches!(p.status, Status::Holds | Status::Reached),
-            "{} is {:?}",
+            "{} is {:?} over the portfolio",
             p.name,
             p.status
         );
+    }
+}
+
+#[test]
+fn the_plain_portfolio_kills_every_mutant() {
+    // `rebalanser check --mutant NAME` with no other flag: no configuration tailored to it.
+    for m in Mutant::ALL {
+        let r = portfolio::run(
+            &portfolio::entries(),
+            Some(m),
+            &CheckOptions::quiet(true),
+            |_, _| {},
+        );
+        assert!(r.violated(), "{} survives the portfolio", m.code());
+        let last = r.rows.last().expect("a row ran");
+        assert!(
+            last.report.violated(),
+            "{}: the run stops at the killing row",
+            m.code()
+        );
+    }
+}
+
+#[test]
+fn the_portfolio_covers_every_fault_class() {
+    let all = portfolio::entries();
+    let c = |f: fn(&ModelConfig) -> u8| all.iter().any(|e| f(&e.config) > 0);
+    assert!(c(|c| c.crashes));
+    assert!(c(|c| c.rpc_faults));
+    assert!(c(|c| c.expiries));
+    assert!(c(|c| c.admin_changes));
+    assert!(c(|c| c.membership_changes));
+    assert!(c(|c| c.watch_breaks));
+    assert!(c(|c| c.late));
+    assert!(c(|c| c.duplicates));
+    assert!(all.iter().any(|e| e.config == ModelConfig::default()));
+    assert!(portfolio::find("nosuch").unwrap_err().contains("nosuch"));
+}
+
+#[test]
+fn a_late_or_duplicated_release_is_found_under_the_owner_only_mutant() {
+    for (late, duplicates) in [(1, 0), (0, 1)] {
+        let c = ModelConfig {
+            late,
+            duplicates,
+            mutant: Some(Mutant::OwnerOnlyRelease),
+            ..config_for(Mutant::OwnerOnlyRelease)
+        };
+        let r = run(&c);
+        assert_eq!(
+            status(&r, "access_holds_barrier"),
+            Status::Violated,
+            "late {late} dup {duplicates}"
+        );
+        // And with neither, the class is out of reach: the budgets are what finds it.
+        let none = run(&ModelConfig {
+            late: 0,
+            duplicates: 0,
+            ..c.clone()
+        });
+        assert!(!none.violated(), "{:?}", none.properties);
     }
 }
 

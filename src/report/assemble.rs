@@ -438,9 +438,15 @@ fn from_tla(json: &Json) -> Vec<(String, String, Found)> {
 fn config_line(input: &Input) -> String {
     let j = &input.json;
     match input.kind {
-        Kind::Check => serde_json::from_value::<ModelConfig>(j["config"].clone())
-            .map(|c| crate::output::check_command(&c))
-            .unwrap_or_else(|_| "rebalanser check".into()),
+        Kind::Check => match j["rows"].as_array() {
+            Some(rows) if rows.len() > 1 => {
+                let names: Vec<&str> = rows.iter().filter_map(|r| r["name"].as_str()).collect();
+                format!("rebalanser check: the portfolio ({})", names.join(", "))
+            }
+            _ => serde_json::from_value::<ModelConfig>(j["config"].clone())
+                .map(|c| crate::output::check_command(&c))
+                .unwrap_or_else(|_| "rebalanser check".into()),
+        },
         Kind::Sim => format!(
             "seeds {}{} of {} nodes × {} resources, {} simulated s each",
             s(&j["seeds"]).unwrap_or_default(),
