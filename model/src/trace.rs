@@ -102,19 +102,22 @@ pub fn actor(a: &Action, _s: &State) -> String {
     }
 }
 
+/// `REQUEST from NODE: RESPONSE` for the k-th request in flight from process `p`.
+fn handled(s: &State, p: u8, k: u8) -> String {
+    let (_, req) = &s.channels[p as usize].requests[k as usize];
+    let mut reg = s.registry.clone();
+    let (resp, _) = reg.handle(
+        protocol::Time(0),
+        &crate::ModelConfig::node_id(p as usize),
+        req,
+    );
+    format!("{req} from {}: {resp}", name(p))
+}
+
 /// What an action does, in words, read off the state it is taken in.
 pub fn describe(a: &Action, s: &State) -> String {
     match a {
-        Action::Deliver(p, k) => {
-            let (_, req) = &s.channels[*p as usize].requests[*k as usize];
-            let mut reg = s.registry.clone();
-            let (resp, _) = reg.handle(
-                protocol::Time(0),
-                &crate::ModelConfig::node_id(*p as usize),
-                req,
-            );
-            format!("handles {req} from {}: {resp}", name(*p))
-        }
+        Action::Deliver(p, k) => format!("handles {}", handled(s, *p, *k)),
         Action::Fail(p, k, step) => {
             let (_, req) = &s.channels[*p as usize].requests[*k as usize];
             let applied = if step.applied() {
@@ -135,19 +138,10 @@ pub fn describe(a: &Action, s: &State) -> String {
                 name(*p)
             )
         }
-        Action::Duplicate(p, k) => {
-            let (_, req) = &s.channels[*p as usize].requests[*k as usize];
-            let mut reg = s.registry.clone();
-            let (resp, _) = reg.handle(
-                protocol::Time(0),
-                &crate::ModelConfig::node_id(*p as usize),
-                req,
-            );
-            format!(
-                "handles {req} from {}: {resp}; the network keeps a copy that may land again",
-                name(*p)
-            )
-        }
+        Action::Duplicate(p, k) => format!(
+            "handles {}; the network keeps a copy that may land again",
+            handled(s, *p, *k)
+        ),
         Action::Reply(p, k) => {
             let r = &s.channels[*p as usize].replies[*k as usize];
             match &r.outcome {

@@ -1383,3 +1383,113 @@ fn the_leader_holds_its_interval_after_an_unknown_assignment_write() {
     assert_eq!(c.count_sent("a", is_assign), writes + 1);
     assert_safe(&c);
 }
+
+/// The compares of every release `name` sent of `r`.
+fn release_compares(c: &Cluster, name: &str, r: &str) -> Vec<Vec<Compare>> {
+    c.sent(name)
+        .into_iter()
+        .filter(|q| is_release_of(q, r))
+        .map(|q| match q {
+            Request::Txn(t) => t.compare,
+            _ => unreachable!(),
+        })
+        .collect()
+}
+
+/// `a` runs r0; the administrator removes it, `a` stops it and its release is held in the
+/// network; the administrator adds it back, so r0 is `a`'s again while its release is out.
+fn release_out_while_reassigned(mutant: Option<Mutant>) -> Cluster {
+    let mut c = Cluster::started(&["r0"], &[("a", mutant)]);
+    c.rule("a", 1, Fate::Hold, |q| is_release_of(q, "r0"));
+    c.admin(&protocol::admin::remove_resource(&rid("r0"), None));
+    c.settle();
+    assert!(c.holds("a", |q| is_release_of(q, "r0")), "{}", c.dump("a"));
+    c.admin(&protocol::admin::add_resource(&rid("r0")));
+    c.settle();
+    c
+}
+
+#[test]
+fn a_release_that_landed_unseen_is_followed_by_a_fresh_acquire_never_an_owner_only_release() {
+    // The path of the simulator's seed 14,643: the release lands but its outcome is UNKNOWN;
+    // the re-read view shows no barrier while r0 is assigned to `a` again. Nothing is left to
+    // release: `a` acquires anew, and every release it ever sent names the barrier's creation.
+    let mut c = release_out_while_reassigned(None);
+    c.deliver("a", Fate::Unknown, |q| is_release_of(q, "r0"));
+    c.settle();
+    assert_eq!(c.accessing("a"), rset(&["r0"]));
+    assert_eq!(c.barrier("r0"), Some(c.session("a")));
+    let releases = release_compares(&c, "a", "r0");
+    assert_eq!(releases.len(), 1, "{releases:?}");
+    for compare in &releases {
+        assert!(
+            compare
+                .iter()
+                .any(|x| matches!(x, Compare::CreateRevIs(Key::Barrier(_), _))),
+            "{compare:?}"
+        );
+    }
+    assert_started_behind_barriers(&c);
+    assert_safe(&c);
+}
+
+#[test]
+fn a_release_that_never_landed_is_retried_with_its_creation_then_the_barrier_is_taken_anew() {
+    let mut c = release_out_while_reassigned(None);
+    let created = c.registry.get(&Key::Barrier(rid("r0"))).unwrap().create_rev;
+    c.deliver("a", Fate::Lost, |q| is_release_of(q, "r0"));
+    c.settle();
+    // Lost: the barrier is still ours; released (with its creation), then acquired again.
+    let releases = release_compares(&c, "a", "r0");
+    assert_eq!(releases.len(), 2, "{releases:?}");
+    for compare in &releases {
+        assert!(compare.contains(&Compare::CreateRevIs(Key::Barrier(rid("r0")), created)));
+    }
+    let now = c.registry.get(&Key::Barrier(rid("r0"))).unwrap().create_rev;
+    assert!(now > created, "a fresh barrier");
+    assert_eq!(c.accessing("a"), rset(&["r0"]));
+    assert_safe(&c);
+}
+
+#[test]
+fn m8_owner_only_release_compares_the_owner_alone() {
+    let c = release_out_while_reassigned(Some(Mutant::OwnerOnlyRelease));
+    let releases = release_compares(&c, "a", "r0");
+    assert!(!releases.is_empty());
+    for compare in &releases {
+        assert!(
+            !compare
+                .iter()
+                .any(|x| matches!(x, Compare::CreateRevIs(..))),
+            "{compare:?}"
+        );
+    }
+}
+
+#[test]
+fn watch_events_on_no_stream_of_the_node_are_ignored() {
+    // A restarted node whose previous incarnation's watch still feeds it (or one that gave up
+    // on a watch) must not build its view from events it cannot place: only a stream whose
+    // creation it has seen counts.
+    let mut c = Cluster::started(&["r0"], &[("a", None)]);
+    let is_watch = |q: &Request| matches!(q, Request::Watch { .. });
+    c.rule("a", 1, Fate::Hold, is_watch);
+    c.feed("a", Input::WatchBroken);
+    c.settle();
+    assert!(c.holds("a", is_watch), "{}", c.dump("a"));
+    let before = c.node("a").view().clone();
+    let stray = protocol::registry::WatchEvent {
+        rev: before.rev + 1,
+        changes: vec![Change::Delete(Key::Resource(rid("r0")))],
+    };
+    c.feed("a", Input::Watch(stray));
+    assert_eq!(
+        c.node("a").view(),
+        &before,
+        "an event before the stream exists"
+    );
+    c.deliver("a", Fate::Deliver, is_watch);
+    c.settle();
+    assert_eq!(c.node("a").watch_state(), protocol::node::WatchState::Live);
+    assert_eq!(c.accessing("a"), rset(&["r0"]));
+}

@@ -108,7 +108,7 @@ pub struct Cluster {
     pub writes: Vec<AssignmentWrite>,
     pub starts: Vec<StartRecord>,
     /// Route a request's watch events to the inboxes *before* its reply (both orders happen
-    /// in reality; the default is the reply first).
+    /// in reality; the default is the reply first). A watch's own reply always comes first.
     pub events_first: bool,
 }
 
@@ -574,7 +574,10 @@ impl Cluster {
             req: sent.req,
             outcome,
         };
-        if self.events_first {
+        // A watch is answered on its stream ahead of the events it replays (as etcd does);
+        // any other reply may come after the events its request caused.
+        let watch = matches!(sent.request, Request::Watch { .. });
+        if self.events_first && !watch {
             self.route(deliveries);
             self.io[i].inbox.push_back(reply);
         } else {
