@@ -249,7 +249,7 @@ struct ShrinkArgs {
     #[arg(long)]
     property: Option<String>,
     /// Candidate runs to try at most.
-    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..))]
     max_attempts: u32,
     /// Write the before/after figures as JSON to this file.
     #[arg(long)]

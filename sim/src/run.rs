@@ -468,7 +468,12 @@ struct Sim<'c> {
     queue: BinaryHeap<Entry>,
     seq: u64,
     now: u64,
+    /// Events that happened (numbered in the trace; `cancelled` ones are not counted).
     step: u64,
+    /// Events popped, counted or not (the budget).
+    popped: u64,
+    /// The event being handled is one a real runtime never sees (see `cancelled`).
+    silent: bool,
     registry: Registry,
     registry_down: bool,
     processes: Vec<Process>,
@@ -518,6 +523,8 @@ impl<'c> Sim<'c> {
             seq: 0,
             now: 0,
             step: 0,
+            popped: 0,
+            silent: false,
             registry,
             registry_down: false,
             processes: Vec::with_capacity(config.nodes),
@@ -645,6 +652,14 @@ impl<'c> Sim<'c> {
 
     /// With tracing, mark the current event as one that changed nothing (a timer re-armed
     /// since, a reply after its timeout, an event of a dead stream or process).
+    /// The event is the simulator's own bookkeeping, which a real runtime cancels instead of
+    /// delivering: a timer re-armed or dropped since, the time-out of a request already
+    /// settled, the broken-stream notice of a dead process, a lease check with nothing due.
+    /// It is not counted and not traced: a trace shows what happened.
+    fn cancelled(&mut self) {
+        self.silent = true;
+    }
+
     fn no_effect(&mut self) {
         if let Some(step) = self.current.as_mut() {
             step.detail.push_str(" (no effect)");
@@ -718,19 +733,23 @@ impl<'c> Sim<'c> {
             if self.options.trace {
                 self.current = Some(self.begin_step(&entry.ev));
             }
+            self.silent = false;
+            let violations = self.violations.len();
             self.handle(entry.ev);
             self.check_safety();
             if self.healed && self.converged_at.is_none() {
                 self.check_convergence();
             }
-            if let Some(step) = self.current.take() {
+            let counted = !self.silent || self.violations.len() > violations;
+            if let Some(step) = self.current.take().filter(|_| counted) {
                 self.trace.push(self.end_step(step));
             }
-            self.step += 1;
+            self.step += u64::from(counted);
+            self.popped += 1;
             if self.stopped {
                 break;
             }
-            if self.step >= MAX_EVENTS {
+            if self.popped >= MAX_EVENTS {
                 self.violate(
                     "event_budget",
                     format!("the run did not end within {MAX_EVENTS} events"),
@@ -786,7 +805,7 @@ impl<'c> Sim<'c> {
                     let outcome = Outcome::Unknown;
                     self.feed(node, Input::Reply { req, outcome });
                 } else {
-                    self.no_effect();
+                    self.cancelled();
                 }
             }
             Ev::Watch {
@@ -806,7 +825,7 @@ impl<'c> Sim<'c> {
                 if self.hosts[node].inc == inc {
                     self.feed(node, Input::WatchBroken);
                 } else {
-                    self.no_effect();
+                    self.cancelled();
                 }
             }
             Ev::Timer {
@@ -817,7 +836,7 @@ impl<'c> Sim<'c> {
             } => {
                 let h = &mut self.hosts[node];
                 if h.inc != inc || h.timer_gen[timer_index(kind)] != gen {
-                    return self.no_effect();
+                    return self.cancelled();
                 }
                 if h.paused {
                     h.queue.push(Queued::Timer(kind, gen));
@@ -843,10 +862,18 @@ impl<'c> Sim<'c> {
                 }
             }
             Ev::LeaseCheck => {
-                if !self.registry_down {
+                if self.registry_down {
+                    return self.cancelled();
+                }
+                {
                     let before = self.registry.revision();
                     let live: Vec<u64> = self.registry.leases().map(|(l, _)| l.0).collect();
                     let deliveries = self.registry.expire_due(Time(self.now));
+                    if self.registry.leases().count() == live.len() {
+                        // Nothing was due (a keep-alive moved the deadline on).
+                        debug_assert_eq!(self.registry.revision(), before);
+                        self.cancelled();
+                    }
                     if self.current.is_some() {
                         for l in live {
                             if self.registry.lease(protocol::LeaseId(l)).is_none() {
@@ -1303,6 +1330,12 @@ impl<'c> Sim<'c> {
                 step.outputs.push(describe_output(&output));
             }
             self.carry_out(i, output);
+        }
+        if self.healed && self.processes[i].node.phase() == Phase::Left {
+            // Healing puts every node in the group: one whose leave was under way when the
+            // fault phase ended joins again once it has left (else a group whose every node
+            // was leaving then stays empty).
+            self.feed(i, Input::Join);
         }
     }
 

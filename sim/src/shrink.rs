@@ -12,8 +12,10 @@
 //! Candidates keep the seed and change the configuration:
 //! - delta debugging (ddmin) over the script: remove halves, then quarters, ... down to single
 //!   faults, keeping every removal after which the property still fails;
+//! - fold an admin's change and its later reversal into one change with its undo;
 //! - turn off the fault kinds left without a fault;
-//! - fewer nodes, fewer resources (faults on what is gone are dropped);
+//! - fewer nodes, fewer resources (faults on what is gone are dropped), and with them the
+//!   scheduled faults moved later or earlier (a smaller group gets there at another time);
 //! - move scheduled faults earlier (close the gap before each one), so the failure comes after
 //!   fewer events;
 //! - shorten what faults last (outages, pauses, delays, the wait before an admin's undo);
@@ -182,7 +184,7 @@ impl Search<'_> {
 
     /// Run `candidate`, and if it does not do, the same with every delay and duplicate as late
     /// as the network allows (a smaller group may take longer to get where the failure needs
-    /// the late message).
+    /// the late message), then each of those with the scheduled faults moved in time.
     fn attempt_stretched(&mut self, candidate: SimConfig) -> bool {
         let n = &candidate.network;
         let (max_delay, timeout) = (n.max_delay, n.request_timeout);
@@ -202,7 +204,34 @@ impl Search<'_> {
                 *ms = max;
             }
         }
-        self.attempt(candidate) || (changed && self.attempt(stretched))
+        if self.attempt(candidate.clone()) || (changed && self.attempt(stretched.clone())) {
+            return true;
+        }
+        // A smaller group gets there at another time: the scheduled faults (an admin change, an
+        // outage) may then come too soon or too late for the requests the others are
+        // numbered by. Move them all, later and earlier, by growing steps.
+        let bases: &[SimConfig] = if changed {
+            &[candidate, stretched]
+        } else {
+            &[candidate]
+        };
+        for shift in [250i64, -250, 500, -500, 1_000, -1_000, 2_000, -2_000, 4_000] {
+            for base in bases {
+                let mut moved = base.clone();
+                let mut any = false;
+                for f in moved.script.iter_mut().flatten() {
+                    if let Fault::Scheduled(p) = f {
+                        let at = p.at.saturating_add_signed(shift);
+                        any |= at != p.at;
+                        p.at = at;
+                    }
+                }
+                if any && self.attempt(moved) {
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     fn script(&self) -> Vec<Fault> {
@@ -249,6 +278,59 @@ impl Search<'_> {
             } else {
                 parts = (parts_now * 2).min(len);
             }
+        }
+        improved
+    }
+
+    /// Fold an admin's change and the next change of the same resource into one change and its
+    /// undo (one fault: the administrator who takes a change back).
+    fn fold_admin(&mut self) -> bool {
+        let mut improved = false;
+        let mut i = 0;
+        while i < self.script().len() && !self.exhausted() {
+            let script = self.script();
+            let toggle = |f: &Fault| match f {
+                Fault::Scheduled(p) => match p.action {
+                    Action::Admin {
+                        resource,
+                        undo_after: None,
+                    } => Some((resource, p.at)),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let next = toggle(&script[i]).and_then(|(r, at)| {
+                let (j, later) = script
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(j, f)| Some((j, toggle(f)?)))
+                    .filter(|&(j, (q, t))| j != i && q == r && t >= at)
+                    .min_by_key(|&(j, (_, t))| (t, j))?;
+                Some((j, later.1 - at))
+            });
+            // The undo comes after whatever else is due at its time: also try it a little
+            // later than the change it folds.
+            let mut folded_one = false;
+            if let Some((j, gap)) = next {
+                for after in [gap, gap + 1, gap + 10] {
+                    let mut folded = script.clone();
+                    if let Fault::Scheduled(p) = &mut folded[i] {
+                        if let Action::Admin { undo_after, .. } = &mut p.action {
+                            *undo_after = Some(after);
+                        }
+                    }
+                    folded.remove(j);
+                    if self.attempt(self.with_script(folded)) {
+                        folded_one = true;
+                        break;
+                    }
+                }
+            }
+            if folded_one {
+                improved = true;
+                continue;
+            }
+            i += 1;
         }
         improved
     }
@@ -668,16 +750,29 @@ pub fn shrink(
             .map(|v| v.property.clone())
             .ok_or_else(|| format!("seed {seed} does not fail: nothing to shrink"))?,
     };
-    let before = size(&resolved(config, &original), &original, &property)
+    local(config, seed, &original, &property, max_attempts)
+}
+
+/// Shrink `original`, the run of `config` under `seed`, with respect to `property` by moves
+/// that keep its seed and its other random choices.
+fn local(
+    config: &SimConfig,
+    seed: u64,
+    original: &RunResult,
+    property: &str,
+    max_attempts: u32,
+) -> Result<Shrunk, String> {
+    let property = property.to_string();
+    let before = size(&resolved(config, original), original, &property)
         .ok_or_else(|| format!("seed {seed} does not violate {property}: nothing to shrink"))?;
     // The same run, scripted, taking its random choices from the original by what they are
     // for, and ending at the failure.
     let base = match &config.draws_from {
         Some(base) => (**base).clone(),
-        None => resolved(config, &original),
+        None => resolved(config, original),
     };
     let tape = tape(&base, seed);
-    let mut start = scripted(config, &original, &property);
+    let mut start = scripted(config, original, &property);
     start.draws_from = Some(Box::new(base));
     let again = run_taped(&start, seed, RunOptions::default(), &tape);
     let same = again.violation_of(&property).map(|v| v.step)
@@ -692,7 +787,7 @@ pub fn shrink(
         property: &property,
         max_attempts,
         attempts: 1,
-        phase: resolved(config, &original).duration,
+        phase: resolved(config, original).duration,
         best: start,
         size: start_size,
         tried: BTreeSet::new(),
@@ -700,6 +795,7 @@ pub fn shrink(
     };
     loop {
         let mut improved = search.ddmin();
+        improved |= search.fold_admin();
         improved |= search.kinds_off();
         improved |= search.fewer_nodes();
         improved |= search.fewer_resources();

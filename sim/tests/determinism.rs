@@ -125,3 +125,17 @@ fn the_default_scenario_injects_every_failure_step_and_holds() {
         );
     }
 }
+
+#[test]
+fn a_trace_shows_what_happened_not_the_timers_a_runtime_cancels() {
+    let config = SimConfig::default();
+    let r = run(&config, 17, RunOptions { trace: true });
+    let cancelled = |s: &&sim::trace::TraceStep| {
+        matches!(s.event, "timer" | "timeout" | "watch-broken") && s.detail.ends_with("(no effect)")
+    };
+    assert_eq!(r.trace.iter().filter(cancelled).count(), 0);
+    // A lease check in the trace is one that expired a lease (with its deletes, if it had keys).
+    assert!(r.trace.iter().any(|s| s.event == "lease-check"));
+    // Steps are numbered without gaps, so a failure's event number is its place in the trace.
+    assert!(r.trace.iter().enumerate().all(|(i, s)| s.step == i as u64));
+}
