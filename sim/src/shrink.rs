@@ -289,12 +289,14 @@ impl Search<'_> {
         let mut i = 0;
         while i < self.script().len() && !self.exhausted() {
             let script = self.script();
+            // A change whose undo comes only after the run ends is a change alone.
+            let horizon = self.best.duration;
             let toggle = |f: &Fault| match f {
                 Fault::Scheduled(p) => match p.action {
                     Action::Admin {
                         resource,
-                        undo_after: None,
-                    } => Some((resource, p.at)),
+                        undo_after,
+                    } if undo_after.is_none_or(|u| p.at + u >= horizon) => Some((resource, p.at)),
                     _ => None,
                 },
                 _ => None,
