@@ -1137,14 +1137,14 @@ mod tests {
         assert!(bad.unwrap_err().contains("no variable"));
     }
 
-    /// A recorded TLC counterexample (`tla --mutant M4 --replay`) and the configuration it
+    /// A recorded TLC counterexample (`tla --mutant CODE --replay`) and the configuration it
     /// came from, so that these tests need no Java.
-    fn m4_counterexample() -> (String, String, Vec<TlaState>) {
+    fn recorded_counterexample(code: &str) -> (String, String, Vec<TlaState>) {
         let root = env!("CARGO_MANIFEST_DIR");
-        let cfg = std::fs::read_to_string(format!("{root}/tla/mutant-M4.cfg")).unwrap();
-        let cfg = replay_cfg(&tla::set_mutant(&cfg, "M4"));
+        let cfg = std::fs::read_to_string(format!("{root}/tla/mutant-{code}.cfg")).unwrap();
+        let cfg = replay_cfg(&tla::set_mutant(&cfg, code));
         let text = std::fs::read_to_string(format!(
-            "{root}/tests/fixtures/tla/M4-replay-counterexample.json"
+            "{root}/tests/fixtures/tla/{code}-replay-counterexample.json"
         ))
         .unwrap();
         let v: Json = serde_json::from_str(&text).unwrap();
@@ -1158,6 +1158,10 @@ mod tests {
             })
             .collect();
         (cfg, v["property"].as_str().unwrap().to_string(), states)
+    }
+
+    fn m4_counterexample() -> (String, String, Vec<TlaState>) {
+        recorded_counterexample("M4")
     }
 
     #[test]
@@ -1228,28 +1232,10 @@ mod tests {
         assert!(replay(&cfg, None, &property, &states).is_err());
     }
 
-    /// A recorded TLC counterexample (`tla --mutant M8 --replay`): a release is copied by the
-    /// network, lands, the resource comes back, the node takes its barrier anew, and the copy
-    /// lands and deletes it.
+    /// M8's recorded counterexample: a release is copied by the network, lands, the resource
+    /// comes back, the node takes its barrier anew, and the copy lands and deletes it.
     fn m8_counterexample() -> (String, String, Vec<TlaState>) {
-        let root = env!("CARGO_MANIFEST_DIR");
-        let cfg = std::fs::read_to_string(format!("{root}/tla/mutant-M8.cfg")).unwrap();
-        let cfg = replay_cfg(&tla::set_mutant(&cfg, "M8"));
-        let text = std::fs::read_to_string(format!(
-            "{root}/tests/fixtures/tla/M8-replay-counterexample.json"
-        ))
-        .unwrap();
-        let v: Json = serde_json::from_str(&text).unwrap();
-        let states = v["counterexample"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| TlaState {
-                action: s["action"].as_str().unwrap().to_string(),
-                state: s["state"].as_str().unwrap().to_string(),
-            })
-            .collect();
-        (cfg, v["property"].as_str().unwrap().to_string(), states)
+        recorded_counterexample("M8")
     }
 
     #[test]
