@@ -865,25 +865,23 @@ impl<'c> Sim<'c> {
                 if self.registry_down {
                     return self.cancelled();
                 }
-                {
-                    let before = self.registry.revision();
-                    let live: Vec<u64> = self.registry.leases().map(|(l, _)| l.0).collect();
-                    let deliveries = self.registry.expire_due(Time(self.now));
-                    if self.registry.leases().count() == live.len() {
-                        // Nothing was due (a keep-alive moved the deadline on).
-                        debug_assert_eq!(self.registry.revision(), before);
-                        self.cancelled();
-                    }
-                    if self.current.is_some() {
-                        for l in live {
-                            if self.registry.lease(protocol::LeaseId(l)).is_none() {
-                                self.label(spec_trace::action("Expire", None, json!({ "l": l })));
-                            }
+                let before = self.registry.revision();
+                let live: Vec<u64> = self.registry.leases().map(|(l, _)| l.0).collect();
+                let deliveries = self.registry.expire_due(Time(self.now));
+                if self.registry.leases().count() == live.len() {
+                    // Nothing was due (a keep-alive moved the deadline on).
+                    debug_assert_eq!(self.registry.revision(), before);
+                    self.cancelled();
+                }
+                if self.current.is_some() {
+                    for l in live {
+                        if self.registry.lease(protocol::LeaseId(l)).is_none() {
+                            self.label(spec_trace::action("Expire", None, json!({ "l": l })));
                         }
                     }
-                    self.note_registry(before);
-                    self.route(deliveries);
                 }
+                self.note_registry(before);
+                self.route(deliveries);
             }
             Ev::Fault(p) => self.inject(p),
             Ev::Uncut {

@@ -752,19 +752,7 @@ pub fn shrink(
             .map(|v| v.property.clone())
             .ok_or_else(|| format!("seed {seed} does not fail: nothing to shrink"))?,
     };
-    local(config, seed, &original, &property, max_attempts)
-}
-
-/// Shrink `original`, the run of `config` under `seed`, with respect to `property` by moves
-/// that keep its seed and its other random choices.
-fn local(
-    config: &SimConfig,
-    seed: u64,
-    original: &RunResult,
-    property: &str,
-    max_attempts: u32,
-) -> Result<Shrunk, String> {
-    let property = property.to_string();
+    let original = &original;
     let before = size(&resolved(config, original), original, &property)
         .ok_or_else(|| format!("seed {seed} does not violate {property}: nothing to shrink"))?;
     // The same run, scripted, taking its random choices from the original by what they are
