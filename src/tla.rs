@@ -347,9 +347,15 @@ fn in_scratch(
         std::fs::write(work.join(name), contents).map_err(io)?;
     }
     std::fs::write(work.join("run.cfg"), &job.cfg).map_err(io)?;
+    // TLC copies the standard modules (Naturals, Sequences, ...) out of its jar into Java's
+    // temporary folder and deletes them when it exits: TLC runs that shared one folder deleted
+    // each other's modules mid-parse. Each run gets its own.
+    let java_tmp = work.join("java-tmp");
+    std::fs::create_dir_all(&java_tmp).map_err(io)?;
     let started = Instant::now();
     let out = Command::new(java)
         .current_dir(work)
+        .arg(format!("-Djava.io.tmpdir={}", java_tmp.display()))
         .args(["-XX:+UseParallelGC", "-cp"])
         .arg(jar(dir))
         .args(["tlc2.TLC", "-deadlock", "-nowarning", "-workers"])
@@ -610,4 +616,52 @@ fn render(r: &TlaReport) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Concurrent TLC runs (the cross-check runs several) once shared the folder TLC extracts its
+    /// standard modules to, and one run's exit deleted another's `Naturals.tla` mid-parse.
+    #[test]
+    fn each_tlc_run_reads_the_standard_modules_from_its_own_folder() {
+        let dir = tla_dir();
+        let java = tools_ready(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let job = TlcJob {
+            label: "own-modules".to_string(),
+            module: "Own.tla".to_string(),
+            files: Vec::new(),
+            cfg: "INIT Init\nNEXT Next\n".to_string(),
+            workers: 1,
+        };
+        let src = std::env::temp_dir().join(format!("rebalanser-own-{}", std::process::id()));
+        let work = src.join("work");
+        std::fs::create_dir_all(&src).unwrap();
+        let module = src.join(&job.module);
+        std::fs::write(
+            &module,
+            "---- MODULE Own ----\nEXTENDS Naturals, Sequences, TLC\nVARIABLE x\n\
+             Init == x = 0\nNext == x' = (x + 1) % 3\n====\n",
+        )
+        .unwrap();
+        let ran = in_scratch(&java, &dir, &job, &module, &work);
+        let _ = std::fs::remove_dir_all(&src);
+        let (text, _) = ran.unwrap();
+        let parsed: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("Parsing file "))
+            .collect();
+        for standard in ["Naturals.tla", "Sequences.tla", "TLC.tla"] {
+            let path = parsed
+                .iter()
+                .find(|p| p.ends_with(standard))
+                .unwrap_or_else(|| panic!("TLC parsed no {standard}:\n{text}"));
+            assert!(
+                Path::new(path).starts_with(&work),
+                "{standard} came from {path}, outside the run's folder:\n{text}"
+            );
+        }
+        assert!(text.contains("distinct states found"), "{text}");
+    }
 }
