@@ -248,9 +248,19 @@ struct ShrinkArgs {
     /// The property that must keep failing (default: the run's first failure).
     #[arg(long)]
     property: Option<String>,
-    /// Candidate runs to try at most.
+    /// Candidate runs of the failing seed to try at most.
     #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..))]
     max_attempts: u32,
+    /// Runs of other seeds to try at most when regrowing the failure in a smaller group (the
+    /// reduced run is still long, see --regrow-above): seeds on fewer nodes and
+    /// resources, shorter, with the run's fault kinds at higher rates, until one fails with
+    /// the same cause (the property, and the last fault it needs: its kind, the request and
+    /// the kind of key). 0: keep to the failing seed.
+    #[arg(long, default_value_t = 100_000)]
+    regrow_seeds: u32,
+    /// Regrow only a reduced run of more events than this.
+    #[arg(long, default_value_t = 100)]
+    regrow_above: u64,
     /// Write the before/after figures as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -589,7 +599,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             &args.file,
             args.out.as_deref(),
             args.property.as_deref(),
-            args.max_attempts,
+            sim::shrink::ShrinkOptions {
+                max_attempts: args.max_attempts,
+                regrow_seeds: args.regrow_seeds,
+                regrow_above: args.regrow_above,
+            },
             args.json.as_deref(),
         ),
         Command::Tla(args) if !args.validate_trace.is_empty() => {

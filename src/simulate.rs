@@ -747,7 +747,12 @@ struct ShrinkReport {
     command: &'static str,
     property: String,
     before: sim::shrink::Size,
+    /// The failing seed's own run, reduced.
+    reduced: sim::shrink::Size,
     after: sim::shrink::Size,
+    /// The shrunk run's seed (another than the failing one's if regrown).
+    seed: u64,
+    regrown: bool,
     attempts: u32,
     seconds: f64,
     /// The faults the shrunk run injects, readably, in order.
@@ -760,7 +765,7 @@ pub fn shrink_run(
     file: &Path,
     out_path: Option<&Path>,
     property: Option<&str>,
-    max_attempts: u32,
+    options: sim::shrink::ShrinkOptions,
     json: Option<&Path>,
 ) -> Result<ExitCode, String> {
     let saved = ReplayFile::load(file)?;
@@ -779,7 +784,7 @@ pub fn shrink_run(
         file.with_file_name(format!("{stem}.shrunk.json"))
     });
     let started = std::time::Instant::now();
-    let shrunk = sim::shrink::shrink(&saved.config, saved.seed, property, max_attempts)?;
+    let shrunk = sim::shrink::shrink(&saved.config, saved.seed, property, options)?;
     let seconds = started.elapsed().as_secs_f64();
     ReplayFile::new(&shrunk.config, &shrunk.result).save(&target)?;
     let (b, a) = (&shrunk.before, &shrunk.after);
@@ -789,7 +794,7 @@ pub fn shrink_run(
         "shrunk seed {} for {} in {} attempt(s), {:.2} s:",
         saved.seed, shrunk.property, shrunk.attempts, seconds
     );
-    let _ = writeln!(out, "  {:<28} {:>10} {:>10}", "", "before", "after");
+    let r = &shrunk.reduced;
     let label = |s: &sim::shrink::Size| {
         if s.breached {
             "breached"
@@ -797,16 +802,53 @@ pub fn shrink_run(
             "protocol"
         }
     };
-    let _ = writeln!(out, "  {:<28} {:>10} {:>10}", "label", label(b), label(a));
-    for (name, x, y) in [
-        ("faults before the failure", b.faults, a.faults),
-        ("events before the failure", b.events, a.events),
-        ("fault phase (ms)", b.duration, a.duration),
-        ("nodes", b.nodes as u64, a.nodes as u64),
-        ("resources", b.resources as u64, a.resources as u64),
-        ("fault kinds on", b.kinds as u64, a.kinds as u64),
-    ] {
-        let _ = writeln!(out, "  {name:<28} {x:>10} {y:>10}");
+    let rows = [
+        ("faults before the failure", b.faults, r.faults, a.faults),
+        ("events before the failure", b.events, r.events, a.events),
+        ("fault phase (ms)", b.duration, r.duration, a.duration),
+        ("nodes", b.nodes as u64, r.nodes as u64, a.nodes as u64),
+        (
+            "resources",
+            b.resources as u64,
+            r.resources as u64,
+            a.resources as u64,
+        ),
+        (
+            "fault kinds on",
+            b.kinds as u64,
+            r.kinds as u64,
+            a.kinds as u64,
+        ),
+    ];
+    if shrunk.regrown {
+        let _ = writeln!(
+            out,
+            "  {:<28} {:>10} {:>10} {:>10}",
+            "", "before", "reduced", "regrown"
+        );
+        let _ = writeln!(
+            out,
+            "  {:<28} {:>10} {:>10} {:>10}",
+            "label",
+            label(b),
+            label(r),
+            label(a)
+        );
+        for (name, x, y, z) in rows {
+            let _ = writeln!(out, "  {name:<28} {x:>10} {y:>10} {z:>10}");
+        }
+        let _ = writeln!(
+            out,
+            "regrown: seed {} fails the same way (the same property, after the same last fault) \
+             in a smaller group; the reduced run of seed {} is the middle column",
+            shrunk.seed, saved.seed
+        );
+    } else {
+        let _ = writeln!(out, "  {:<28} {:>10} {:>10}", "", "before", "after");
+        let _ = writeln!(out, "  {:<28} {:>10} {:>10}", "label", label(b), label(a));
+        for (name, x, _, z) in rows {
+            let _ = writeln!(out, "  {name:<28} {x:>10} {z:>10}");
+        }
     }
     let script: Vec<String> = shrunk
         .config
@@ -833,8 +875,13 @@ pub fn shrink_run(
     let _ = writeln!(
         out,
         "the run ends at the failure (event {}); a replay takes its other random choices from \
-         the original run",
-        a.events - 1
+         the {} run",
+        a.events - 1,
+        if shrunk.regrown {
+            "regrown seed's own"
+        } else {
+            "original"
+        }
     );
     let _ = writeln!(out, "saved {}", target.display());
     let _ = writeln!(
@@ -849,7 +896,10 @@ pub fn shrink_run(
             command: "shrink",
             property: shrunk.property.clone(),
             before: shrunk.before,
+            reduced: shrunk.reduced,
             after: shrunk.after,
+            seed: shrunk.seed,
+            regrown: shrunk.regrown,
             attempts: shrunk.attempts,
             seconds,
             faults: script,

@@ -187,7 +187,8 @@ fn a_mutant_fails_the_report_with_its_counterexample_and_replay_command() {
             "{cell}"
         );
     }
-    // The simulator's result keeps the seed only; the report runs it again for its events.
+    // The simulator's result keeps the seed only; the report shrinks its failure and runs the
+    // shrunk run for its events.
     let interval = r["properties"]
         .as_array()
         .unwrap()
@@ -197,12 +198,15 @@ fn a_mutant_fails_the_report_with_its_counterexample_and_replay_command() {
     let sim = &interval["cells"][1];
     assert_eq!(sim["status"], "violated", "{sim}");
     let cx = &sim["counterexample"];
+    let (length, from) = (cx["length"].as_u64().unwrap(), &cx["shrunk_from"]);
+    assert!(cx["seed"].is_u64() && length > 3, "{cx}");
     assert!(
-        cx["seed"].is_u64() && cx["length"].as_u64().unwrap() > 10,
-        "{cx}"
+        from["events"].as_u64().unwrap() > length
+            && from["faults"].as_u64().unwrap() > from["shrunk_faults"].as_u64().unwrap(),
+        "the run drawn is the failure shrunk: {cx}"
     );
     let steps = cx["steps"].as_array().unwrap();
-    assert!(steps.len() >= 10, "{cx}");
+    assert!(steps.len() >= 3 && steps.len() as u64 <= length, "{cx}");
     assert!(
         steps.last().unwrap()["action"]
             .as_str()

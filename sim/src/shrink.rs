@@ -26,13 +26,15 @@
 //! resources, fault kinds on, the fault phase). Every candidate is the seed and a
 //! configuration, so the result replays bit for bit from its replay file.
 
-use crate::config::{Fault, SimConfig};
-use crate::fault::FaultKind;
+use crate::config::{Fault, Op, SimConfig};
+use crate::fault::{FaultKind, RateUnit};
 use crate::replay::resolved;
 use crate::run::{run, run_taped, tape, RunOptions, RunResult, Tape};
 use crate::schedule::Action;
 use protocol::registry::Key;
 use protocol::{NodeId, Property, ResourceId};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -64,9 +66,15 @@ pub struct Shrunk {
     pub property: String,
     /// The size before.
     pub before: Size,
-    /// The size after.
+    /// The size of the failing seed's own run, reduced.
+    pub reduced: Size,
+    /// The size after (the regrown run's if it was regrown).
     pub after: Size,
-    /// The smaller configuration (same seed).
+    /// The seed of the shrunk run: the failing seed's, or another's if `regrown`.
+    pub seed: u64,
+    /// The shrunk run is another seed's on a smaller group, with the same cause.
+    pub regrown: bool,
+    /// The smaller configuration.
     pub config: SimConfig,
     /// Its run.
     pub result: RunResult,
@@ -736,13 +744,264 @@ fn scale(f: &mut Fault, eighths: u64) -> u64 {
     }
 }
 
+/// What a failure comes down to, to tell it from another failure of the same property: the
+/// property, its label, and the last fault the reduced run still needs (its kind and, for a
+/// message, what the request did and the kind of key it was about), e.g. `access_holds_barrier`
+/// after a duplicated barrier release.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Cause {
+    breached: bool,
+    kind: Option<FaultKind>,
+    op: Option<Op>,
+    key: Option<std::mem::Discriminant<Key>>,
+}
+
+impl Cause {
+    /// The cause of a reduced run (its script is its faults, in the order they came).
+    fn of(reduced: &Reduced) -> Cause {
+        let script = reduced.config.script.as_deref().unwrap_or_default();
+        let message = script.iter().rev().find_map(|f| match f {
+            Fault::Message { kind, op, key, .. } => Some((*kind, *op, key.as_ref())),
+            _ => None,
+        });
+        let (kind, op, key) = match message {
+            Some((kind, op, key)) => (Some(kind), Some(op), key.map(std::mem::discriminant)),
+            None => (script.last().map(Fault::kind), None, None),
+        };
+        Cause {
+            breached: reduced.size.breached,
+            kind,
+            op,
+            key,
+        }
+    }
+}
+
+/// A run reduced as far as the search got.
+struct Reduced {
+    seed: u64,
+    config: SimConfig,
+    size: Size,
+    attempts: u32,
+}
+
+/// The search over the failing run `original` of `config` under `seed`, from its script.
+fn search<'a>(
+    config: &SimConfig,
+    seed: u64,
+    original: &RunResult,
+    property: &'a str,
+    max_attempts: u32,
+) -> Result<Search<'a>, String> {
+    // The same run, scripted, taking its random choices from the original by what they are
+    // for, and ending at the failure.
+    let base = match &config.draws_from {
+        Some(base) => (**base).clone(),
+        None => resolved(config, original),
+    };
+    let tape = tape(&base, seed);
+    let mut start = scripted(config, original, property);
+    start.draws_from = Some(Box::new(base));
+    let again = run_taped(&start, seed, RunOptions::default(), &tape);
+    let same = again.violation_of(property).map(|v| v.step)
+        == original.violation_of(property).map(|v| v.step);
+    let Some(start_size) = size(&start, &again, property).filter(|_| same) else {
+        return Err(format!(
+            "seed {seed}: the scripted run does not fail like the original (a simulator bug)"
+        ));
+    };
+    Ok(Search {
+        seed,
+        property,
+        max_attempts,
+        attempts: 1,
+        phase: resolved(config, original).duration,
+        best: start,
+        size: start_size,
+        tried: BTreeSet::new(),
+        tape,
+    })
+}
+
+impl Search<'_> {
+    /// Every way of making the run smaller, over and over, until none helps.
+    fn reduce(mut self) -> Reduced {
+        loop {
+            let mut improved = self.ddmin();
+            improved |= self.fold_admin();
+            improved |= self.kinds_off();
+            improved |= self.fewer_nodes();
+            improved |= self.fewer_resources();
+            improved |= self.earlier();
+            improved |= self.shorter();
+            improved |= self.renumber();
+            improved |= self.shorter_phase();
+            if !improved || self.exhausted() {
+                break;
+            }
+        }
+        self.reduced()
+    }
+
+    fn reduced(self) -> Reduced {
+        Reduced {
+            seed: self.seed,
+            size: self.size,
+            attempts: self.attempts,
+            config: self.best,
+        }
+    }
+}
+
+/// Reduce the failing run `original` of `config` under `seed` (see the module docs).
+fn reduce(
+    config: &SimConfig,
+    seed: u64,
+    original: &RunResult,
+    property: &str,
+    max_attempts: u32,
+) -> Result<Reduced, String> {
+    Ok(search(config, seed, original, property, max_attempts)?.reduce())
+}
+
+/// The generator stream regrowing draws from (apart from the runs' own streams).
+const REGROW_STREAM: u64 = 2_000;
+
+/// The fault phases regrowing tries, ms: a small group fails early or not at all.
+const REGROW_PHASES: [u64; 3] = [5_000, 10_000, 20_000];
+
+/// Candidates drawn, then run side by side, at a time (the first failing one in draw order
+/// is taken, so the result does not depend on the threads).
+const REGROW_CHUNK: usize = 512;
+
+/// Regrow the failure in a smaller group: a reduced run keeps the group it failed in, and a
+/// failure of three nodes' interplay may take hundreds of events however few its faults. Other
+/// seeds, on smaller groups (the smallest first), over shorter fault phases, with the original
+/// run's fault kinds (each on or off, the cause's always on) at up to 16 times their rates,
+/// until one fails with the same [`Cause`]; that run is reduced in turn and taken if smaller.
+/// `seeds` bounds the runs tried; everything follows from `seed`, so the result is
+/// deterministic.
+fn regrow(
+    plan_of: &SimConfig,
+    seed: u64,
+    property: &str,
+    best: &Reduced,
+    seeds: u32,
+    max_attempts: u32,
+) -> Option<Reduced> {
+    let cause = Cause::of(best);
+    let (n, r) = (best.config.nodes, best.config.resources);
+    let mut groups: Vec<(usize, usize)> = (1..=n)
+        .flat_map(|a| (1..=r).map(move |b| (a, b)))
+        .filter(|&g| g != (n, r))
+        .collect();
+    groups.sort_by_key(|&(a, b)| (a * b, a));
+    if groups.is_empty() {
+        return None;
+    }
+    let kinds: Vec<(FaultKind, f64)> = plan_of.faults.rates.iter().map(|(k, r)| (*k, *r)).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(REGROW_STREAM);
+    let mut draw = |k: usize| {
+        let (nodes, resources) = groups[k % groups.len()];
+        let boost = [1.0, 4.0, 16.0][rng.random_range(0..3)];
+        let mut plan = crate::fault::FaultPlan::none();
+        for &(kind, rate) in &kinds {
+            if rng.random_bool(0.5) || Some(kind) == cause.kind {
+                let rate = match kind.unit() {
+                    RateUnit::PerMessage => (rate * boost).min(0.5),
+                    RateUnit::PerMinute => rate * boost,
+                    RateUnit::Switch => rate,
+                };
+                plan.rates.insert(kind, rate);
+            }
+        }
+        let phase = REGROW_PHASES[rng.random_range(0..REGROW_PHASES.len())];
+        let candidate = SimConfig {
+            nodes,
+            resources,
+            duration: phase.min(plan_of.duration),
+            faults: plan,
+            swarm: false,
+            // A property of the fault phase fails there or not at all.
+            liveness: plan_of.liveness && eventually(property),
+            skip: Vec::new(),
+            script: None,
+            stop_at: Some(property.to_string()),
+            draws_from: None,
+            ..plan_of.clone()
+        };
+        (candidate, rng.random::<u64>())
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let seeds = seeds as usize;
+    let mut k = 0;
+    while k < seeds {
+        let chunk: Vec<(SimConfig, u64)> =
+            (k..seeds.min(k + REGROW_CHUNK)).map(&mut draw).collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let failing: std::sync::Mutex<Vec<(usize, RunResult)>> = Default::default();
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((c, s)) = chunk.get(i) else { break };
+                    let r = run(c, *s, RunOptions::default());
+                    if size(c, &r, property).is_some_and(|z| z.breached == cause.breached) {
+                        failing.lock().expect("no worker panics").push((i, r));
+                    }
+                });
+            }
+        });
+        let mut failing = failing.into_inner().expect("no worker panics");
+        failing.sort_by_key(|(i, _)| *i);
+        for (i, r) in failing {
+            let (c, s) = &chunk[i];
+            let Ok(found) = reduce(c, *s, &r, property, max_attempts) else {
+                continue;
+            };
+            if found.size < best.size && Cause::of(&found) == cause {
+                return Some(Reduced {
+                    attempts: found.attempts + (k + i) as u32 + 1,
+                    ..found
+                });
+            }
+        }
+        k += chunk.len();
+    }
+    None
+}
+
+/// How a shrink searches.
+#[derive(Clone, Copy, Debug)]
+pub struct ShrinkOptions {
+    /// Candidate runs of the failing seed to try at most.
+    pub max_attempts: u32,
+    /// Runs of other seeds on smaller groups to try at most, when the reduced run is still
+    /// long (0: never look beyond the failing seed).
+    pub regrow_seeds: u32,
+    /// A reduced run of more events than this is regrown (one of fewer reads at a glance).
+    pub regrow_above: u64,
+}
+
+impl Default for ShrinkOptions {
+    fn default() -> Self {
+        ShrinkOptions {
+            max_attempts: 5_000,
+            regrow_seeds: 100_000,
+            regrow_above: 100,
+        }
+    }
+}
+
 /// Shrink the run of `config` under `seed` with respect to `property` (by default its first
-/// failing property), trying at most `max_attempts` candidates.
+/// failing property): reduce it, then regrow it in a smaller group if that is smaller still.
+/// The result may be of another seed (`Shrunk::seed`, `Shrunk::regrown`).
 pub fn shrink(
     config: &SimConfig,
     seed: u64,
     property: Option<&str>,
-    max_attempts: u32,
+    options: ShrinkOptions,
 ) -> Result<Shrunk, String> {
     let original = run(config, seed, RunOptions::default());
     let property = match property {
@@ -752,61 +1011,90 @@ pub fn shrink(
             .map(|v| v.property.clone())
             .ok_or_else(|| format!("seed {seed} does not fail: nothing to shrink"))?,
     };
-    let original = &original;
-    let before = size(&resolved(config, original), original, &property)
+    let before = size(&resolved(config, &original), &original, &property)
         .ok_or_else(|| format!("seed {seed} does not violate {property}: nothing to shrink"))?;
-    // The same run, scripted, taking its random choices from the original by what they are
-    // for, and ending at the failure.
-    let base = match &config.draws_from {
+    let reduced = reduce(config, seed, &original, &property, options.max_attempts)?;
+    let plan_of = match &config.draws_from {
         Some(base) => (**base).clone(),
-        None => resolved(config, original),
+        None => resolved(config, &original),
     };
-    let tape = tape(&base, seed);
-    let mut start = scripted(config, original, &property);
-    start.draws_from = Some(Box::new(base));
-    let again = run_taped(&start, seed, RunOptions::default(), &tape);
-    let same = again.violation_of(&property).map(|v| v.step)
-        == original.violation_of(&property).map(|v| v.step);
-    let Some(start_size) = size(&start, &again, &property).filter(|_| same) else {
-        return Err(format!(
-            "seed {seed}: the scripted run does not fail like the original (a simulator bug)"
-        ));
+    let regrown = (options.regrow_seeds > 0 && reduced.size.events > options.regrow_above)
+        .then(|| {
+            regrow(
+                &plan_of,
+                seed,
+                &property,
+                &reduced,
+                options.regrow_seeds,
+                options.max_attempts,
+            )
+        })
+        .flatten();
+    let reduced_size = reduced.size;
+    let (best, regrew) = match regrown {
+        Some(r) => (
+            Reduced {
+                attempts: r.attempts + reduced.attempts,
+                ..r
+            },
+            true,
+        ),
+        None => (reduced, false),
     };
-    let mut search = Search {
-        seed,
-        property: &property,
-        max_attempts,
-        attempts: 1,
-        phase: resolved(config, original).duration,
-        best: start,
-        size: start_size,
-        tried: BTreeSet::new(),
-        tape,
-    };
-    loop {
-        let mut improved = search.ddmin();
-        improved |= search.fold_admin();
-        improved |= search.kinds_off();
-        improved |= search.fewer_nodes();
-        improved |= search.fewer_resources();
-        improved |= search.earlier();
-        improved |= search.shorter();
-        improved |= search.renumber();
-        improved |= search.shorter_phase();
-        if !improved || search.exhausted() {
-            break;
-        }
-    }
-    let (config, attempts) = (search.best, search.attempts);
-    let result = run(&config, seed, RunOptions::default());
-    let after = size(&config, &result, &property)
+    let result = run(&best.config, best.seed, RunOptions::default());
+    let after = size(&best.config, &result, &property)
         .ok_or_else(|| format!("seed {seed}: the shrunk run no longer fails (a simulator bug)"))?;
     Ok(Shrunk {
         property,
         before,
+        reduced: reduced_size,
         after,
-        config,
+        seed: best.seed,
+        regrown: regrew,
+        config: best.config,
         result,
-        attempts,
+        attempts: best.attempts,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A failure whose faults are cut down but whose group is not (only delta debugging ran)
+    /// regrows in a smaller group with the same cause, and the regrown run fails from its seed.
+    #[test]
+    fn a_failure_regrows_in_a_smaller_group_with_the_same_cause() {
+        let config = SimConfig {
+            mutant: Some(protocol::Mutant::OwnerOnlyRelease),
+            ..SimConfig::default()
+        };
+        let original = (0..2_000)
+            .map(|s| run(&config, s, RunOptions::default()))
+            .find(|r| r.violation_of("access_holds_barrier").is_some())
+            .expect("M8 fails within 2,000 seeds");
+        let property = "access_holds_barrier";
+        let mut s = search(&config, original.seed, &original, property, 5_000).unwrap();
+        s.ddmin();
+        let kept = s.reduced();
+        assert_eq!((kept.config.nodes, kept.config.resources), (3, 6));
+        let plan_of = resolved(&config, &original);
+        let regrown = regrow(&plan_of, original.seed, property, &kept, 50_000, 1_000)
+            .expect("a smaller group fails the same way");
+        assert!(
+            regrown.size < kept.size,
+            "{:?} -> {:?}",
+            kept.size,
+            regrown.size
+        );
+        assert!(regrown.config.nodes * regrown.config.resources < 18);
+        assert_eq!(Cause::of(&regrown), Cause::of(&kept));
+        assert_ne!(regrown.seed, original.seed);
+        let again = run(&regrown.config, regrown.seed, RunOptions::default());
+        let v = again.violation_of(property).expect("the regrown run fails");
+        assert_eq!(v.step + 1, regrown.size.events);
+        // The same search again finds the same run.
+        let twice = regrow(&plan_of, original.seed, property, &kept, 50_000, 1_000).unwrap();
+        assert_eq!((twice.seed, twice.size), (regrown.seed, regrown.size));
+    }
 }

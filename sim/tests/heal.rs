@@ -28,14 +28,7 @@ fn a_node_leaving_when_the_faults_end_joins_again() {
             script: Some(script),
             ..SimConfig::default()
         };
-        let r = run(
-            &config,
-            7,
-            RunOptions {
-                trace: true,
-                ..RunOptions::default()
-            },
-        );
+        let r = run(&config, 7, RunOptions { trace: true });
         let left = r
             .trace
             .iter()

@@ -2,7 +2,7 @@
 //! and shrinks failures.
 
 use protocol::Mutant;
-use sim::shrink::shrink;
+use sim::shrink::{shrink, ShrinkOptions};
 use sim::{run, FaultPlan, RunOptions, RunResult, SimConfig};
 
 /// The first failing seed of `config` among `0..limit`.
@@ -104,7 +104,17 @@ fn shrinking_reduces_each_mutants_first_failure() {
             ..SimConfig::default()
         };
         let r = first_failure(&config, 10_000).unwrap();
-        let s = shrink(&config, r.seed, None, 300).unwrap();
+        let s = shrink(
+            &config,
+            r.seed,
+            None,
+            ShrinkOptions {
+                max_attempts: 300,
+                regrow_seeds: 0,
+                regrow_above: 0,
+            },
+        )
+        .unwrap();
         assert!(
             s.after < s.before,
             "{}: {:?} -> {:?}",
@@ -114,7 +124,7 @@ fn shrinking_reduces_each_mutants_first_failure() {
         );
         assert!(s.after.faults <= s.before.faults && s.after.events <= s.before.events);
         // The shrunk run still fails the same way, and replays to its own hash.
-        let again = run(&s.config, r.seed, RunOptions::default());
+        let again = run(&s.config, s.seed, RunOptions::default());
         assert!(again.violation_of(&s.property).is_some());
         assert_eq!(again.hash, s.result.hash);
     }

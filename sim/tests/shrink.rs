@@ -5,13 +5,22 @@
 use protocol::Mutant;
 use sim::config::Fault;
 use sim::replay::ReplayFile;
-use sim::shrink::shrink;
+use sim::shrink::{shrink, ShrinkOptions};
 use sim::{run, FaultKind, RunOptions, RunResult, SimConfig};
 
 fn m8() -> SimConfig {
     SimConfig {
         mutant: Some(Mutant::OwnerOnlyRelease),
         ..SimConfig::default()
+    }
+}
+
+/// Shrinking within the failing seed's own run.
+fn same_seed(max_attempts: u32) -> ShrinkOptions {
+    ShrinkOptions {
+        max_attempts,
+        regrow_seeds: 0,
+        regrow_above: 0,
     }
 }
 
@@ -31,7 +40,7 @@ fn a_shrunk_owner_only_release_failure_is_small_and_replays_from_its_file() {
     assert_eq!(failing.len(), 2, "M8 fails fewer than twice in 2,000 seeds");
     for original in failing {
         let seed = original.seed;
-        let s = shrink(&config, seed, None, 500).unwrap();
+        let s = shrink(&config, seed, None, same_seed(500)).unwrap();
         assert_eq!(s.property, original.first_violation().unwrap().property);
         assert!(
             s.after.events <= 60 && s.after.faults <= 6,
@@ -54,7 +63,7 @@ fn a_shrunk_owner_only_release_failure_is_small_and_replays_from_its_file() {
         assert_eq!(again.events, v.step + 1, "the run ends at the failure");
         assert_eq!(v.step + 1, s.after.events);
         // Shrinking the shrunk file again finds it small already.
-        let twice = shrink(&saved.config, seed, Some(&s.property), 100).unwrap();
+        let twice = shrink(&saved.config, saved.seed, Some(&s.property), same_seed(100)).unwrap();
         assert!(twice.after <= s.after);
     }
 }
@@ -134,8 +143,28 @@ fn shrinking_is_deterministic() {
         ..m8()
     };
     let r = &failures(&config, 2_000, 1)[0];
-    let a = shrink(&config, r.seed, None, 300).unwrap();
-    let b = shrink(&config, r.seed, None, 300).unwrap();
+    let a = shrink(
+        &config,
+        r.seed,
+        None,
+        ShrinkOptions {
+            max_attempts: 300,
+            regrow_seeds: 2_000,
+            regrow_above: 0,
+        },
+    )
+    .unwrap();
+    let b = shrink(
+        &config,
+        r.seed,
+        None,
+        ShrinkOptions {
+            max_attempts: 300,
+            regrow_seeds: 2_000,
+            regrow_above: 0,
+        },
+    )
+    .unwrap();
     assert_eq!(a.after, b.after);
     assert_eq!(a.attempts, b.attempts);
     assert_eq!(a.result.hash, b.result.hash);

@@ -202,10 +202,28 @@ pub struct Counterexample {
     pub length: Option<u64>,
     /// `steps` (model checker), `events` (simulator) or `states` (TLC).
     pub unit: String,
-    /// The failing seed (simulator).
+    /// The seed of the run drawn (simulator): the shrunk run's.
     pub seed: Option<u64>,
     /// The steps it records.
     pub steps: Vec<Step>,
+    /// A simulator counterexample is the failing seed's run shrunk: what it was shrunk from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shrunk_from: Option<ShrunkFrom>,
+}
+
+/// The failing run a simulator counterexample was shrunk from.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct ShrunkFrom {
+    /// The sweep's failing seed (the replay command's).
+    pub seed: u64,
+    /// Its events up to the failure.
+    pub events: u64,
+    /// Its faults up to the failure.
+    pub faults: u64,
+    /// The shrunk run's faults.
+    pub shrunk_faults: u64,
+    /// The shrunk run is another seed's, regrown in a smaller group with the same cause.
+    pub regrown: bool,
 }
 
 /// One step of a counterexample.
@@ -240,6 +258,20 @@ impl Counterexample {
         }
         if let Some(s) = self.seed {
             parts.push(format!("seed {s}"));
+        }
+        if let Some(f) = &self.shrunk_from {
+            parts.push(format!(
+                "{} fault(s); shrunk from seed {}: {} events, {} fault(s){}",
+                f.shrunk_faults,
+                f.seed,
+                f.events,
+                f.faults,
+                if f.regrown {
+                    ", regrown in a smaller group"
+                } else {
+                    ""
+                }
+            ));
         }
         parts.join(", ")
     }
@@ -313,6 +345,7 @@ fn from_check(json: &Json) -> Vec<(String, String, Found)> {
                 unit: "steps".into(),
                 seed: None,
                 steps,
+                shrunk_from: None,
             }
         });
         out.push((
@@ -353,14 +386,23 @@ fn from_sim(json: &Json) -> Vec<(String, String, Found)> {
                 }),
                 Some({
                     let seed = u(&x["seed"]);
-                    // The result keeps the seed only: run it again for its events.
-                    let replayed =
-                        seed.and_then(|s| super::sim_steps::steps(&json["config"], s, &name));
-                    Counterexample {
-                        length: replayed.as_ref().map(|(n, _)| *n),
-                        unit: "events".into(),
-                        seed,
-                        steps: replayed.map(|(_, steps)| steps).unwrap_or_default(),
+                    // The result keeps the seed only: shrink it and run the shrunk run for its
+                    // events.
+                    match seed.and_then(|s| super::sim_steps::steps(&json["config"], s, &name)) {
+                        Some(drawn) => Counterexample {
+                            length: Some(drawn.events),
+                            unit: "events".into(),
+                            seed: Some(drawn.seed),
+                            steps: drawn.steps,
+                            shrunk_from: drawn.shrunk_from,
+                        },
+                        None => Counterexample {
+                            length: None,
+                            unit: "events".into(),
+                            seed,
+                            steps: Vec::new(),
+                            shrunk_from: None,
+                        },
                     }
                 }),
                 s(&x["replay_command"]),
@@ -419,6 +461,7 @@ fn from_tla(json: &Json) -> Vec<(String, String, Found)> {
                     unit: "states".into(),
                     seed: None,
                     steps,
+                    shrunk_from: None,
                 }),
                 replay: Some(replay.clone()),
             }

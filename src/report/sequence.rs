@@ -326,6 +326,7 @@ mod tests {
                     false,
                 ),
             ],
+            shrunk_from: None,
         };
         let svg = svg(&cx, "fenced_writes");
         for lane in [">admin<", ">registry<", ">n1<", ">n2<"] {

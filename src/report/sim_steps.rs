@@ -1,15 +1,17 @@
 //! A simulator counterexample step by step: the result records only the failing seed, so the
-//! seed is run again (bit for bit the same run) with its trace, and the events that lead to the
-//! violation become the counterexample's steps, in the words the sequence diagram reads.
+//! seed's failure is shrunk (`rebalanser shrink`'s search) and the shrunk run is run with its
+//! trace; the events that lead to the violation become the counterexample's steps, in the
+//! words the sequence diagram reads.
 //! Keep-alive traffic and lease checks that change nothing are left out.
 
-use super::assemble::Step;
+use super::assemble::{ShrunkFrom, Step};
 use serde_json::Value as Json;
+use sim::shrink::ShrinkOptions;
 use sim::trace::TraceStep;
 use sim::{RunOptions, SimConfig};
 
 /// Steps shown before the violation, at most.
-const LAST: usize = 40;
+const LAST: usize = 60;
 
 fn noise(t: &TraceStep) -> bool {
     let d = &t.detail;
@@ -78,10 +80,44 @@ fn step(t: &TraceStep) -> Step {
     }
 }
 
-/// The last events of `seed` up to its first violation of `property`, and the number of
-/// events up to it; `None` if the configuration cannot be read or the run does not violate it.
-pub fn steps(config: &Json, seed: u64, property: &str) -> Option<(u64, Vec<Step>)> {
+/// A simulator counterexample, drawn.
+pub struct Drawn {
+    /// The seed of the run drawn.
+    pub seed: u64,
+    /// Its events up to and including the violation.
+    pub events: u64,
+    /// The events shown (the last [`LAST`], without keep-alive traffic).
+    pub steps: Vec<Step>,
+    /// What it was shrunk from, if it was.
+    pub shrunk_from: Option<ShrunkFrom>,
+}
+
+/// How hard the report shrinks a failure: the shrinker's defaults, with fewer seeds tried
+/// when regrowing (a report draws every violated property).
+const SHRINK: ShrinkOptions = ShrinkOptions {
+    max_attempts: 5_000,
+    regrow_seeds: 20_000,
+    regrow_above: 100,
+};
+
+/// The failing run of `seed` for `property`, shrunk (or as it is, if it does not shrink), up to
+/// the violation; `None` if the configuration cannot be read or the run does not violate it.
+pub fn steps(config: &Json, seed: u64, property: &str) -> Option<Drawn> {
     let config: SimConfig = serde_json::from_value(config.clone()).ok()?;
+    let (config, seed, shrunk_from) =
+        match sim::shrink::shrink(&config, seed, Some(property), SHRINK) {
+            Ok(s) => {
+                let from = ShrunkFrom {
+                    seed,
+                    events: s.before.events,
+                    faults: s.before.faults,
+                    shrunk_faults: s.after.faults,
+                    regrown: s.regrown,
+                };
+                (s.config, s.seed, Some(from))
+            }
+            Err(_) => (config, seed, None),
+        };
     let run = sim::run(&config, seed, RunOptions { trace: true });
     let at = run.trace.iter().position(|t| {
         t.violations
@@ -95,5 +131,10 @@ pub fn steps(config: &Json, seed: u64, property: &str) -> Option<(u64, Vec<Step>
         .map(|(_, t)| step(t))
         .collect();
     let from = shown.len().saturating_sub(LAST);
-    Some((run.trace[at].step + 1, shown[from..].to_vec()))
+    Some(Drawn {
+        seed,
+        events: run.trace[at].step + 1,
+        steps: shown[from..].to_vec(),
+        shrunk_from,
+    })
 }
