@@ -21,6 +21,11 @@
 //! - shorten what faults last (outages, pauses, delays, the wait before an admin's undo);
 //! - for a liveness failure, a shorter fault phase.
 //!
+//! A reduced run that is still long (a failure of several nodes' interplay keeps its group) is
+//! then *regrown*: other seeds on smaller groups, until one fails with the same cause (the
+//! property, after the same last needed fault), which is reduced in turn (see `regrow`). The
+//! result is then another seed's run.
+//!
 //! A candidate is kept if it fails the same property (with the `protocol` label if the best so
 //! far has it) and is smaller ([`Size`]: faults first, then events before the failure, nodes,
 //! resources, fault kinds on, the fault phase). Every candidate is the seed and a
