@@ -790,6 +790,15 @@ struct Reduced {
     attempts: u32,
 }
 
+/// The run a shrink starts from, written out: a shrunk run's `draws_from` (shrinking again
+/// starts from the same original), else `original` itself.
+fn shrunk_from(config: &SimConfig, original: &RunResult) -> SimConfig {
+    match &config.draws_from {
+        Some(base) => (**base).clone(),
+        None => resolved(config, original),
+    }
+}
+
 /// The search over the failing run `original` of `config` under `seed`, from its script.
 fn search<'a>(
     config: &SimConfig,
@@ -800,10 +809,7 @@ fn search<'a>(
 ) -> Result<Search<'a>, String> {
     // The same run, scripted, taking its random choices from the original by what they are
     // for, and ending at the failure.
-    let base = match &config.draws_from {
-        Some(base) => (**base).clone(),
-        None => resolved(config, original),
-    };
+    let base = shrunk_from(config, original);
     let tape = tape(&base, seed);
     let mut start = scripted(config, original, property);
     start.draws_from = Some(Box::new(base));
@@ -1019,10 +1025,7 @@ pub fn shrink(
     let before = size(&resolved(config, &original), &original, &property)
         .ok_or_else(|| format!("seed {seed} does not violate {property}: nothing to shrink"))?;
     let reduced = reduce(config, seed, &original, &property, options.max_attempts)?;
-    let plan_of = match &config.draws_from {
-        Some(base) => (**base).clone(),
-        None => resolved(config, &original),
-    };
+    let plan_of = shrunk_from(config, &original);
     let regrown = (options.regrow_seeds > 0 && reduced.size.events > options.regrow_above)
         .then(|| {
             regrow(
