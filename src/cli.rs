@@ -1,14 +1,17 @@
 //! The command line.
 
 use crate::output;
-use crate::simulate::{self, Seeds, SimRequest};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use model::check::{self, CheckOptions, Strategy};
+use model::check::{CheckOptions, Strategy};
 use model::{ModelConfig, Start};
 use protocol::Mutant;
+use reports::run::check::CheckRequest;
+use reports::run::sim::{Seeds, SimRequest};
+use reports::run::Outcome;
+use serde::Serialize;
 use sim::sweep::{SeedRange, Shard};
 use sim::{FaultPlan, SimConfig};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -274,8 +277,28 @@ fn parse_shard(s: &str) -> Result<Shard, String> {
     s.parse()
 }
 
+/// Parse a duration: `120s`, `2m`, `500ms`, `1h`.
 pub(crate) fn parse_duration(s: &str) -> Result<u64, String> {
-    simulate::parse_duration(s)
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration; expected e.g. 120s, 2m, 500ms, 1h"))?;
+    let ms = match unit.trim() {
+        "ms" => Some(n),
+        "s" => n.checked_mul(1_000),
+        "m" | "min" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        "" => {
+            return Err(format!(
+                "'{s}' has no unit; add one: ms, s, m or h (e.g. 120s)"
+            ))
+        }
+        other => return Err(format!("'{s}': unknown unit '{other}'; use ms, s, m or h")),
+    };
+    ms.filter(|ms| *ms > 0)
+        .ok_or_else(|| format!("'{s}' must be between 1 ms and 24 h"))
 }
 
 /// A duration that may be zero (`0ms`, `0s`).
@@ -286,7 +309,7 @@ pub(crate) fn parse_duration_or_zero(s: &str) -> Result<u64, String> {
     if zero {
         return Ok(0);
     }
-    simulate::parse_duration(s)
+    parse_duration(s)
 }
 
 fn parse_faults(s: &str) -> Result<FaultPlan, String> {
@@ -471,7 +494,7 @@ impl ModelArgs {
 /// flags spell out.
 fn check(args: CheckArgs) -> Result<ExitCode, String> {
     if args.list {
-        print!("{}", output::render_portfolio_list());
+        print!("{}", reports::text::check::render_portfolio_list());
         return Ok(ExitCode::SUCCESS);
     }
     let entries = match (&args.config, args.model.explicit()) {
@@ -501,32 +524,27 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
         progress: !args.quiet,
         liveness: !args.no_liveness,
     };
-    let report = if entries.is_empty() {
-        if !args.quiet {
-            eprintln!("{}", output::describe_config(&config, &options));
-        }
-        let report = check::run(&config, &options);
-        print!("{}", output::render_check(&report));
-        report
+    let request = if entries.is_empty() {
+        CheckRequest::One(config)
     } else {
-        let count = entries.len();
-        let report = model::portfolio::run(&entries, args.model.mutant, &options, |i, e| {
-            if !args.quiet {
-                eprintln!("[{}/{count}] {}: {}", i + 1, e.name, e.covers);
-                eprintln!("      {}", output::check_command(&e.config));
-            }
-        });
-        print!("{}", output::render_portfolio(&report));
-        report
+        CheckRequest::Portfolio(entries, args.model.mutant)
     };
-    if let Some(path) = &args.json {
-        output::write_json(path, &report)?;
+    finish(
+        reports::run::check::check(&request, &options),
+        args.json.as_deref(),
+    )
+}
+
+/// Carry out what an [`Outcome`] asks of its caller: print, write the JSON, fail or exit.
+fn finish<R: Serialize>(outcome: Outcome<R>, json: Option<&Path>) -> Result<ExitCode, String> {
+    print!("{}", outcome.text);
+    if let Some(path) = json {
+        output::write_json(path, &outcome.result)?;
     }
-    Ok(if report.violated() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    match outcome.error {
+        Some(e) => Err(e),
+        None => Ok(outcome.exit_code()),
+    }
 }
 
 /// Run a parsed command line; `Err` is bad input (exit 2).
@@ -562,7 +580,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
                 liveness: !args.no_liveness,
                 ..SimConfig::default()
             };
-            simulate::apply_rates(&mut config, &args.rates)?;
+            for spec in &args.rates {
+                config.faults.set_rate(spec)?;
+            }
             let seeds = match (args.seed, args.seeds) {
                 (Some(seed), _) => Seeds::One(seed),
                 (None, range) => Seeds::Range(
@@ -577,35 +597,45 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
                 .threads
                 .map(usize::from)
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            simulate::sim_command_run(SimRequest {
+            if let Some(path) = &args.json {
+                output::check_writable(path)?;
+            }
+            let outcome = reports::run::sim::sim(&SimRequest {
                 config,
                 seeds,
                 threads,
                 keep_going: args.keep_going,
                 save_failures: args.save_failures,
-                json: args.json,
                 trace: args.trace,
                 trace_json: args.trace_json,
                 quiet: args.quiet,
-            })
+            })?;
+            finish(outcome, args.json.as_deref())
         }
-        Command::Replay(args) => simulate::replay_run(
-            &args.file,
-            args.trace,
-            args.trace_json.as_deref(),
-            args.json.as_deref(),
-        ),
-        Command::Shrink(args) => simulate::shrink_run(
-            &args.file,
-            args.out.as_deref(),
-            args.property.as_deref(),
-            sim::shrink::ShrinkOptions {
-                max_attempts: args.max_attempts,
-                regrow_seeds: args.regrow_seeds,
-                regrow_above: args.regrow_above,
-            },
-            args.json.as_deref(),
-        ),
+        Command::Replay(args) => {
+            if let Some(path) = &args.json {
+                output::check_writable(path)?;
+            }
+            let outcome =
+                reports::run::sim::replay(&args.file, args.trace, args.trace_json.as_deref())?;
+            finish(outcome, args.json.as_deref())
+        }
+        Command::Shrink(args) => {
+            if let Some(path) = &args.json {
+                output::check_writable(path)?;
+            }
+            let outcome = reports::run::sim::shrink(
+                &args.file,
+                args.out.as_deref(),
+                args.property.as_deref(),
+                sim::shrink::ShrinkOptions {
+                    max_attempts: args.max_attempts,
+                    regrow_seeds: args.regrow_seeds,
+                    regrow_above: args.regrow_above,
+                },
+            )?;
+            finish(outcome, args.json.as_deref())
+        }
         Command::Tla(args) if !args.validate_trace.is_empty() => {
             crate::tla_trace::run(&args.validate_trace, args.workers, args.json.as_deref())
         }
@@ -636,8 +666,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Resources(args) => crate::network::resources(args),
         Command::Demo(args) => crate::network::demo(args),
         Command::Mutants(args) => {
-            let catalogue = output::mutant_catalogue();
-            print!("{}", output::render_mutants(&catalogue));
+            let catalogue = reports::result::mutants::mutant_catalogue();
+            print!("{}", reports::result::mutants::render_mutants(&catalogue));
             if let Some(path) = &args.json {
                 output::write_json(path, &catalogue)?;
             }

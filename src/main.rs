@@ -5,7 +5,6 @@ mod cross_check;
 mod network;
 mod output;
 mod report;
-mod simulate;
 mod tla;
 mod tla_replay;
 mod tla_trace;

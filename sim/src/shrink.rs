@@ -40,11 +40,11 @@ use protocol::registry::Key;
 use protocol::{NodeId, Property, ResourceId};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 /// How big a failing run is; smaller is better, in field order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Size {
     /// A fault outside the timing envelope came first (`assumption-breached`): a
     /// `protocol`-labelled failure is preferred.

@@ -7,14 +7,14 @@ use crate::coverage::Coverage;
 use crate::fault::FaultPlan;
 use crate::run::{run, RunOptions, Violation};
 use crate::trace::TraceHash;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// A half-open range of seeds, `A..B`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeedRange {
     /// First seed.
     pub start: u64,
@@ -46,7 +46,7 @@ impl FromStr for SeedRange {
 }
 
 /// Part `index` (from 1) of `count`: every `count`-th seed of the range.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shard {
     /// Which part, 1..=count.
     pub index: u64,

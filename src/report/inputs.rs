@@ -69,7 +69,7 @@ pub fn read(path: &Path) -> Result<Input, String> {
     let version = json.get("schema_version").and_then(Json::as_u64);
     let expected = u64::from(match kind {
         Kind::Check => model::check::SCHEMA_VERSION,
-        Kind::Sim => crate::simulate::SCHEMA_VERSION,
+        Kind::Sim => reports::result::sim::SCHEMA_VERSION,
         Kind::Tla => crate::tla::SCHEMA_VERSION,
         Kind::CrossCheck => crate::cross_check::SCHEMA_VERSION,
     });
