@@ -10,16 +10,15 @@ use crate::tla_replay;
 use model::check::{self, CheckOptions, Status};
 use model::ModelConfig;
 use protocol::Mutant;
-use serde::Serialize;
+use reports::result::cross_check::{
+    Cell, Cells, CrossCheckReport, ReplayCell, Row, SimCell, Verdict, SCHEMA_VERSION,
+};
 use sim::sweep::{self, SweepOptions};
 use sim::SimConfig;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
-
-/// The JSON layout of the cross-check.
-pub const SCHEMA_VERSION: u32 = 1;
 
 /// The simulator's seeds for every subject: those `rebalanser sim` runs by default.
 const SEEDS: std::ops::Range<u64> = 0..1000;
@@ -34,111 +33,6 @@ pub struct CrossCheckRequest {
     pub workers: u16,
     /// Write the table as JSON here.
     pub json: Option<PathBuf>,
-}
-
-/// What one checker says about one subject.
-#[derive(Serialize, Clone, Copy, PartialEq, Eq, Debug)]
-#[serde(rename_all = "lowercase")]
-enum Verdict {
-    /// The clean protocol passed.
-    Holds,
-    /// The clean protocol failed.
-    Violated,
-    /// A mutant was caught.
-    Killed,
-    /// A mutant went unnoticed.
-    Survived,
-}
-
-impl Verdict {
-    fn of(subject: Option<Mutant>, violated: bool) -> Verdict {
-        match (subject, violated) {
-            (None, false) => Verdict::Holds,
-            (None, true) => Verdict::Violated,
-            (Some(_), true) => Verdict::Killed,
-            (Some(_), false) => Verdict::Survived,
-        }
-    }
-
-    /// Whether this is what parity asks for.
-    fn agrees(self) -> bool {
-        matches!(self, Verdict::Holds | Verdict::Killed)
-    }
-}
-
-/// One checker's result on one subject.
-#[derive(Serialize, Debug)]
-struct Cell {
-    verdict: Verdict,
-    /// The violated property the checker names first.
-    property: Option<String>,
-    /// The counterexample's length in the checker's own unit: states (TLC), steps (model
-    /// checker), events up to the violation (simulator).
-    length: Option<u64>,
-    seconds: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    distinct_states: Option<u64>,
-}
-
-/// The simulator's cell: a sweep over seeds rather than a state space.
-#[derive(Serialize, Debug)]
-struct SimCell {
-    #[serde(flatten)]
-    cell: Cell,
-    /// The lowest failing seed.
-    seed: Option<u64>,
-    /// Seeds run: all of them, or those up to the lowest failing one.
-    seeds_run: u64,
-    /// Events over the seeds run.
-    events: u64,
-}
-
-/// A mutant's TLC counterexample replayed through the Rust core.
-#[derive(Serialize, Debug)]
-struct ReplayCell {
-    /// The core reached the violation TLC reports.
-    reproduced: bool,
-    /// The property.
-    property: Option<String>,
-    /// States in TLC's counterexample (a run of the stepwise-watch spec, `Hold = TRUE`).
-    tlc_states: usize,
-    /// Model steps that replayed them.
-    core_steps: usize,
-    /// TLC and the replay.
-    seconds: f64,
-    /// Why not, if not.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    why_not: Option<String>,
-}
-
-#[derive(Serialize, Debug)]
-struct Cells {
-    tlc: Cell,
-    model: Cell,
-    sim: SimCell,
-    /// Mutants only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    replay: Option<ReplayCell>,
-}
-
-#[derive(Serialize, Debug)]
-struct Row {
-    /// `clean` or the mutant's code.
-    subject: String,
-    /// The mutant's name.
-    name: String,
-    cells: Cells,
-}
-
-#[derive(Serialize, Debug)]
-struct CrossCheckReport {
-    schema_version: u32,
-    command: &'static str,
-    rows: Vec<Row>,
-    /// The clean protocol holds under every checker, every checker kills every mutant, and
-    /// every mutant's TLC counterexample replays through the core.
-    all_agree: bool,
-    seconds: f64,
 }
 
 /// The checkers, as table headings and in sentences.
@@ -237,7 +131,7 @@ pub fn run(req: CrossCheckRequest) -> Result<ExitCode, String> {
     }
     let report = CrossCheckReport {
         schema_version: SCHEMA_VERSION,
-        command: "tla --cross-check",
+        command: "tla --cross-check".into(),
         all_agree: rows.iter().all(|r| {
             [&r.cells.tlc, &r.cells.model, &r.cells.sim.cell]
                 .iter()

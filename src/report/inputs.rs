@@ -71,7 +71,7 @@ pub fn read(path: &Path) -> Result<Input, String> {
         Kind::Check => model::check::SCHEMA_VERSION,
         Kind::Sim => reports::result::sim::SCHEMA_VERSION,
         Kind::Tla => crate::tla::SCHEMA_VERSION,
-        Kind::CrossCheck => crate::cross_check::SCHEMA_VERSION,
+        Kind::CrossCheck => reports::result::cross_check::SCHEMA_VERSION,
     });
     if version != Some(expected) {
         return Err(format!(
