@@ -1,5 +1,4 @@
 //! Where the files the CLI writes come from.
 
 pub use reports::files::{check_writable, write_json};
-pub use reports::text::check::check_command;
 pub use reports::text::number::thousands;

@@ -382,6 +382,14 @@ fn bad_from_files_exit_2_naming_the_file() {
 fn a_cross_check_result_adds_the_kill_matrix_and_a_survivor_fails_the_report() {
     let dir = scratch("kills");
     let cell = |verdict: &str, property: Option<&str>| serde_json::json!({"verdict": verdict, "property": property, "length": 3, "seconds": 1.0});
+    // The simulator's cell also says how many seeds it ran.
+    let sim = |verdict: &str, property: Option<&str>| {
+        let mut c = cell(verdict, property);
+        c["seed"] = property.map_or(serde_json::Value::Null, |_| 4.into());
+        c["seeds_run"] = 1000.into();
+        c["events"] = 500_000.into();
+        c
+    };
     let cross_check = |m2: &str, all_agree: bool| {
         serde_json::json!({
             "schema_version": 1,
@@ -391,11 +399,11 @@ fn a_cross_check_result_adds_the_kill_matrix_and_a_survivor_fails_the_report() {
             "rows": [
                 {"subject": "clean", "name": "clean protocol",
                  "cells": {"tlc": cell("holds", None), "model": cell("holds", None),
-                           "sim": cell("holds", None)}},
+                           "sim": sim("holds", None)}},
                 {"subject": "M2", "name": "start-before-barrier",
                  "cells": {"tlc": cell("killed", Some("access_holds_barrier")),
                            "model": cell(m2, Some("access_holds_barrier")),
-                           "sim": cell("killed", Some("access_holds_barrier")),
+                           "sim": sim("killed", Some("access_holds_barrier")),
                            "replay": {"reproduced": true, "property": "access_holds_barrier",
                                       "tlc_states": 16, "core_steps": 15, "seconds": 1.2}}}
             ]

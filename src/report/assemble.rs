@@ -4,9 +4,12 @@
 //! and `liveness`, the shards of one sweep) combine: a property is violated if any result
 //! violates it, and figures add up.
 
-use super::inputs::{Input, Kind};
-use model::ModelConfig;
+use super::inputs::{Checked, Input};
+use model::check::{CheckReport, Status};
 use protocol::Property;
+use reports::result::cross_check::{self, CrossCheckReport};
+use reports::result::sim::SimReport;
+use reports::text::check::check_command;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use sim::coverage::CoverageReport;
@@ -131,40 +134,43 @@ impl MutantCell {
     }
 }
 
-fn mutant_rows(json: &Json) -> Vec<MutantRow> {
-    let mut out = Vec::new();
-    for row in json["rows"].as_array().into_iter().flatten() {
-        let mut cells = Vec::new();
-        for key in ["tlc", "model", "sim"] {
-            let c = &row["cells"][key];
-            cells.push(MutantCell {
-                checker: key.into(),
-                verdict: s(&c["verdict"]).unwrap_or_else(|| "unknown".into()),
-                property: s(&c["property"]),
-                length: u(&c["length"]),
-            });
-        }
-        let r = &row["cells"]["replay"];
-        if r.is_object() {
-            cells.push(MutantCell {
-                checker: "replay".into(),
-                verdict: if r["reproduced"] == true {
-                    "reproduced"
-                } else {
-                    "not_reproduced"
-                }
-                .into(),
-                property: s(&r["property"]),
-                length: u(&r["core_steps"]),
-            });
-        }
-        out.push(MutantRow {
-            subject: s(&row["subject"]).unwrap_or_default(),
-            name: s(&row["name"]).unwrap_or_default(),
-            cells,
-        });
-    }
-    out
+fn mutant_rows(report: &CrossCheckReport) -> Vec<MutantRow> {
+    let cell = |checker: &str, c: &cross_check::Cell| MutantCell {
+        checker: checker.into(),
+        verdict: verdict_word(c.verdict).into(),
+        property: c.property.clone(),
+        length: c.length,
+    };
+    report
+        .rows
+        .iter()
+        .map(|row| {
+            let c = &row.cells;
+            let mut cells = vec![
+                cell("tlc", &c.tlc),
+                cell("model", &c.model),
+                cell("sim", &c.sim.cell),
+            ];
+            if let Some(r) = &c.replay {
+                cells.push(MutantCell {
+                    checker: "replay".into(),
+                    verdict: if r.reproduced {
+                        "reproduced"
+                    } else {
+                        "not_reproduced"
+                    }
+                    .into(),
+                    property: r.property.clone(),
+                    length: Some(r.core_steps as u64),
+                });
+            }
+            MutantRow {
+                subject: row.subject.clone(),
+                name: row.name.clone(),
+                cells,
+            }
+        })
+        .collect()
 }
 
 /// One property under every checker.
@@ -320,24 +326,42 @@ fn s(v: &Json) -> Option<String> {
     v.as_str().map(str::to_string)
 }
 
+/// A model checker status in the report's words.
+fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Holds => "holds",
+        Status::Violated => "violated",
+        Status::Reached => "reached",
+        Status::NotReached => "not_reached",
+        Status::Unknown => "unknown",
+    }
+}
+
+/// A cross-check verdict in the report's words.
+fn verdict_word(v: cross_check::Verdict) -> &'static str {
+    match v {
+        cross_check::Verdict::Holds => "holds",
+        cross_check::Verdict::Violated => "violated",
+        cross_check::Verdict::Killed => "killed",
+        cross_check::Verdict::Survived => "survived",
+    }
+}
+
 /// What one `check` result says of each property.
-fn from_check(json: &Json) -> Vec<(String, String, Found)> {
-    let replay = serde_json::from_value::<ModelConfig>(json["config"].clone())
-        .ok()
-        .map(|c| crate::output::check_command(&c));
+fn from_check(report: &CheckReport) -> Vec<(String, String, Found)> {
+    let replay = check_command(&report.config);
     let mut out = Vec::new();
-    for p in json["properties"].as_array().into_iter().flatten() {
-        let status = s(&p["status"]).unwrap_or_else(|| "unknown".into());
-        let violated = status == "violated";
+    for p in &report.properties {
+        let violated = p.status == Status::Violated;
         let counterexample = violated.then(|| {
-            let steps: Vec<Step> = p["trace"]["steps"]
-                .as_array()
-                .into_iter()
-                .flatten()
+            let steps: Vec<Step> = p
+                .trace
+                .iter()
+                .flat_map(|t| &t.steps)
                 .map(|st| Step {
-                    actor: s(&st["actor"]).unwrap_or_default(),
-                    action: s(&st["action"]).unwrap_or_default(),
-                    fault: st["fault"].as_bool().unwrap_or(false),
+                    actor: st.actor.clone(),
+                    action: st.action.clone(),
+                    fault: st.fault,
                 })
                 .collect();
             Counterexample {
@@ -349,13 +373,13 @@ fn from_check(json: &Json) -> Vec<(String, String, Found)> {
             }
         });
         out.push((
-            s(&p["name"]).unwrap_or_default(),
-            s(&p["kind"]).unwrap_or_default(),
+            p.name.clone(),
+            p.kind.clone(),
             Found {
-                status,
-                detail: s(&p["reason"]),
+                status: status_word(p.status).into(),
+                detail: p.reason.clone(),
                 counterexample,
-                replay: if violated { replay.clone() } else { None },
+                replay: violated.then(|| replay.clone()),
             },
         ));
     }
@@ -363,32 +387,28 @@ fn from_check(json: &Json) -> Vec<(String, String, Found)> {
 }
 
 /// What one `sim` result says of each property.
-fn from_sim(json: &Json) -> Vec<(String, String, Found)> {
+fn from_sim(report: &SimReport) -> Vec<(String, String, Found)> {
     let mut out = Vec::new();
-    for p in json["properties"].as_array().into_iter().flatten() {
-        let name = s(&p["name"]).unwrap_or_default();
-        let status = s(&p["status"]).unwrap_or_default().replace(' ', "_");
+    for p in &report.properties {
+        let status = p.status.replace(' ', "_");
         // The lowest failing seed of this property, with its replay command.
-        let failure = json["failures"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|x| x["property"] == name.as_str())
-            .min_by_key(|x| u(&x["seed"]).unwrap_or(u64::MAX));
+        let failure = report
+            .failures
+            .iter()
+            .filter(|x| x.property == p.name)
+            .min_by_key(|x| x.seed);
         let (detail, counterexample, replay) = match failure.filter(|_| status == "violated") {
             Some(x) => (
-                s(&x["detail"]).map(|d| {
-                    format!(
-                        "seed {} at {:.3} s: {d}",
-                        u(&x["seed"]).unwrap_or(0),
-                        f(&x["time_ms"]).unwrap_or(0.0) / 1000.0
-                    )
-                }),
-                Some({
-                    let seed = u(&x["seed"]);
-                    // The result keeps the seed only: shrink it and run the shrunk run for its
-                    // events.
-                    match seed.and_then(|s| super::sim_steps::steps(&json["config"], s, &name)) {
+                Some(format!(
+                    "seed {} at {:.3} s: {}",
+                    x.seed,
+                    x.time_ms as f64 / 1000.0,
+                    x.detail
+                )),
+                // The result keeps the seed only: shrink it and run the shrunk run for its
+                // events.
+                Some(
+                    match super::sim_steps::steps(&report.config, x.seed, &p.name) {
                         Some(drawn) => Counterexample {
                             length: Some(drawn.events),
                             unit: "events".into(),
@@ -399,19 +419,19 @@ fn from_sim(json: &Json) -> Vec<(String, String, Found)> {
                         None => Counterexample {
                             length: None,
                             unit: "events".into(),
-                            seed,
+                            seed: Some(x.seed),
                             steps: Vec::new(),
                             shrunk_from: None,
                         },
-                    }
-                }),
-                s(&x["replay_command"]),
+                    },
+                ),
+                x.replay_command.clone(),
             ),
             None => (None, None, None),
         };
         out.push((
-            name,
-            s(&p["kind"]).unwrap_or_default(),
+            p.name.clone(),
+            p.kind.clone(),
             Found {
                 status,
                 detail,
@@ -479,72 +499,65 @@ fn from_tla(json: &Json) -> Vec<(String, String, Found)> {
 }
 
 fn config_line(input: &Input) -> String {
-    let j = &input.json;
-    match input.kind {
-        Kind::Check => match j["rows"].as_array() {
-            Some(rows) if rows.len() > 1 => {
-                let names: Vec<&str> = rows.iter().filter_map(|r| r["name"].as_str()).collect();
-                format!("rebalanser check: the portfolio ({})", names.join(", "))
-            }
-            _ => serde_json::from_value::<ModelConfig>(j["config"].clone())
-                .map(|c| crate::output::check_command(&c))
-                .unwrap_or_else(|_| "rebalanser check".into()),
-        },
-        Kind::Sim => format!(
+    match &input.result {
+        Checked::Check(r) if r.rows.len() > 1 => {
+            let names: Vec<&str> = r.rows.iter().map(|row| row.name.as_str()).collect();
+            format!("rebalanser check: the portfolio ({})", names.join(", "))
+        }
+        Checked::Check(r) => check_command(&r.config),
+        Checked::Sim(r) => format!(
             "seeds {}{} of {} nodes × {} resources, {} simulated s each",
-            s(&j["seeds"]).unwrap_or_default(),
-            j["shard"]
-                .as_object()
-                .map(|sh| format!(" (shard {}/{})", sh["index"], sh["count"]))
+            r.seeds,
+            r.shard
+                .map(|sh| format!(" (shard {}/{})", sh.index, sh.count))
                 .unwrap_or_default(),
-            j["config"]["nodes"],
-            j["config"]["resources"],
-            f(&j["config"]["duration"]).unwrap_or(0.0) / 1000.0
+            r.config.nodes,
+            r.config.resources,
+            r.config.duration as f64 / 1000.0
         ),
-        Kind::Tla => format!(
+        Checked::Tla(j) => format!(
             "tla/{}.cfg{}",
             s(&j["config"]).unwrap_or_default(),
             s(&j["mutant"]).map_or(String::new(), |m| format!(" with {m}"))
         ),
-        Kind::CrossCheck => "rebalanser tla --cross-check".into(),
+        Checked::CrossCheck(_) => "rebalanser tla --cross-check".into(),
     }
 }
 
 fn add_figures(into: &mut Figures, input: &Input) {
-    let j = &input.json["figures"];
     let add = |a: &mut Option<u64>, b: Option<u64>| {
         if let Some(b) = b {
             *a = Some(a.unwrap_or(0) + b);
         }
     };
-    match input.kind {
-        Kind::Check => {
-            add(&mut into.states, u(&j["unique_states"]));
-            into.seconds +=
-                f(&j["seconds"]).unwrap_or(0.0) + f(&j["liveness_seconds"]).unwrap_or(0.0);
+    match &input.result {
+        Checked::Check(r) => {
+            let f = &r.figures;
+            add(&mut into.states, Some(f.unique_states as u64));
+            into.seconds += f.seconds + f.liveness_seconds;
         }
-        Kind::Sim => {
-            add(&mut into.seeds, u(&j["seeds"]));
-            add(&mut into.events, u(&j["events"]));
-            into.simulated_seconds = Some(
-                into.simulated_seconds.unwrap_or(0.0) + f(&j["simulated_seconds"]).unwrap_or(0.0),
-            );
-            into.seconds += f(&j["seconds"]).unwrap_or(0.0);
+        Checked::Sim(r) => {
+            let f = &r.figures;
+            add(&mut into.seeds, Some(f.seeds as u64));
+            add(&mut into.events, Some(f.events));
+            into.simulated_seconds =
+                Some(into.simulated_seconds.unwrap_or(0.0) + f.simulated_seconds);
+            into.seconds += f.seconds;
         }
-        Kind::Tla => {
+        Checked::Tla(j) => {
+            let j = &j["figures"];
             add(&mut into.states, u(&j["distinct_states"]));
             into.seconds += f(&j["seconds"]).unwrap_or(0.0);
         }
-        Kind::CrossCheck => {}
+        Checked::CrossCheck(_) => {}
     }
     let per = |n: Option<u64>| n.map(|n| n as f64 / into.seconds.max(1e-9));
     into.states_per_sec = per(into.states);
     into.seeds_per_sec = per(into.seeds);
 }
 
-fn add_coverage(into: &mut Option<CoverageReport>, json: &Json) -> Result<(), String> {
-    let c: CoverageReport = serde_json::from_value(json["coverage"].clone())
-        .map_err(|e| format!("its coverage: {e}"))?;
+fn add_coverage(into: &mut Option<CoverageReport>, c: &CoverageReport) {
+    let c = c.clone();
     match into {
         None => *into = Some(c),
         Some(total) => {
@@ -560,7 +573,6 @@ fn add_coverage(into: &mut Option<CoverageReport>, json: &Json) -> Result<(), St
             total.assumption_breaches += c.assumption_breaches;
         }
     }
-    Ok(())
 }
 
 /// Put the report together. `not_run` says, per checker, why it has no result (if so).
@@ -623,30 +635,29 @@ pub fn assemble(
     let mut mutants: Option<Vec<MutantRow>> = None;
     let mut parity: Option<bool> = None;
     for input in inputs {
-        if input.kind == Kind::CrossCheck {
+        if let Checked::CrossCheck(r) = &input.result {
             // The kill matrix stands beside the properties; it does not run a checker.
-            mutants = Some(mutant_rows(&input.json));
-            parity = Some(parity.unwrap_or(true) && input.json["all_agree"] == true);
+            mutants = Some(mutant_rows(r));
+            parity = Some(parity.unwrap_or(true) && r.all_agree);
             continue;
         }
         let column = CHECKERS
             .iter()
-            .position(|(k, _)| *k == input.kind.checker())
+            .position(|(k, _)| *k == input.kind().checker())
             .unwrap_or(0);
         let summary = &mut checkers[column];
         summary.runs += 1;
         summary.not_run = None;
         summary.configs.push(config_line(input));
         add_figures(&mut summary.figures, input);
-        if input.kind == Kind::Sim {
-            add_coverage(&mut coverage, &input.json)
-                .map_err(|e| format!("--from {}: {e}", input.path.display()))?;
-        }
-        let found = match input.kind {
-            Kind::Check => from_check(&input.json),
-            Kind::Sim => from_sim(&input.json),
-            Kind::Tla => from_tla(&input.json),
-            Kind::CrossCheck => Vec::new(),
+        let found = match &input.result {
+            Checked::Check(r) => from_check(r),
+            Checked::Sim(r) => {
+                add_coverage(&mut coverage, &r.coverage);
+                from_sim(r)
+            }
+            Checked::Tla(j) => from_tla(j),
+            Checked::CrossCheck(_) => Vec::new(),
         };
         for (name, kind, found) in found {
             let i = row_of(&mut rows, &name, &kind);

@@ -2,6 +2,9 @@
 //! `tla --json` write (whether the report ran them itself or `--from` names them), each read
 //! and recognised by its `command` and `schema_version`, or refused with the file and why.
 
+use model::check::CheckReport;
+use reports::result::cross_check::CrossCheckReport;
+use reports::result::sim::SimReport;
 use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
 
@@ -29,15 +32,45 @@ impl Kind {
     }
 }
 
-/// One result file.
+/// A result, typed by the command that wrote it.
+#[derive(Clone, Debug)]
+pub enum Checked {
+    /// `rebalanser check --json`.
+    Check(Box<CheckReport>),
+    /// `rebalanser sim --json`.
+    Sim(Box<SimReport>),
+    /// `rebalanser tla --json`.
+    Tla(Box<Json>),
+    /// `rebalanser tla --cross-check --json`.
+    CrossCheck(Box<CrossCheckReport>),
+}
+
+impl Checked {
+    /// Which command wrote it.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Checked::Check(_) => Kind::Check,
+            Checked::Sim(_) => Kind::Sim,
+            Checked::Tla(_) => Kind::Tla,
+            Checked::CrossCheck(_) => Kind::CrossCheck,
+        }
+    }
+}
+
+/// One result, and where it came from.
 #[derive(Clone, Debug)]
 pub struct Input {
-    /// Where it came from.
+    /// Its file.
     pub path: PathBuf,
-    /// What wrote it.
-    pub kind: Kind,
-    /// Its contents.
-    pub json: Json,
+    /// What it says.
+    pub result: Checked,
+}
+
+impl Input {
+    /// Which command wrote it.
+    pub fn kind(&self) -> Kind {
+        self.result.kind()
+    }
 }
 
 /// Read and recognise `path`.
@@ -79,22 +112,27 @@ pub fn read(path: &Path) -> Result<Input, String> {
             version.map_or("missing".to_string(), |v| v.to_string())
         ));
     }
-    let needed: &[&str] = match kind {
-        Kind::Check => &["properties", "figures", "config"],
-        Kind::Sim => &["properties", "figures", "config", "failures", "coverage"],
-        Kind::Tla => &["figures", "verdict", "config"],
-        Kind::CrossCheck => &["rows", "all_agree"],
+    let command = command.to_string();
+    let bad = |e: serde_json::Error| {
+        format!("--from {shown}: a {command} result without what its schema needs: {e}")
     };
-    for field in needed {
-        if json.get(field).is_none() {
-            return Err(format!(
-                "--from {shown}: a {command} result without \"{field}\""
-            ));
+    let result = match kind {
+        Kind::Check => Checked::Check(serde_json::from_value(json).map_err(bad)?),
+        Kind::Sim => Checked::Sim(serde_json::from_value(json).map_err(bad)?),
+        Kind::Tla => {
+            for field in ["figures", "verdict", "config"] {
+                if json.get(field).is_none() {
+                    return Err(format!(
+                        "--from {shown}: a {command} result without \"{field}\""
+                    ));
+                }
+            }
+            Checked::Tla(Box::new(json))
         }
-    }
+        Kind::CrossCheck => Checked::CrossCheck(serde_json::from_value(json).map_err(bad)?),
+    };
     Ok(Input {
         path: path.to_path_buf(),
-        kind,
-        json,
+        result,
     })
 }

@@ -72,7 +72,7 @@ pub fn run(req: ReportRequest) -> Result<ExitCode, String> {
         let mutant = inputs.iter().find_map(mutant_of);
         let mut not_run = BTreeMap::new();
         for (key, _) in assemble::CHECKERS {
-            if !inputs.iter().any(|i| i.kind.checker() == key) {
+            if !inputs.iter().any(|i| i.kind().checker() == key) {
                 not_run.insert(key, "no result of it among --from".to_string());
             }
         }
@@ -103,20 +103,21 @@ pub fn run(req: ReportRequest) -> Result<ExitCode, String> {
     })
 }
 
-/// The mutant a result was checked with, if any.
+/// The mutant a result was checked with, if any, by its code.
 fn mutant_of(input: &inputs::Input) -> Option<String> {
-    let j = &input.json;
-    let m = match input.kind {
-        inputs::Kind::Check | inputs::Kind::Sim => &j["config"]["mutant"],
-        inputs::Kind::Tla => &j["mutant"],
-        inputs::Kind::CrossCheck => return None,
-    };
-    let text = m.as_str()?;
-    // The configurations hold it as serde writes it, TLC's result as its code.
-    let parsed = serde_json::from_value::<Mutant>(m.clone())
-        .ok()
-        .or_else(|| text.parse::<Mutant>().ok());
-    Some(parsed.map_or_else(|| text.to_string(), |m| m.code().to_string()))
+    match &input.result {
+        inputs::Checked::Check(r) => r.config.mutant.map(|m| m.code().to_string()),
+        inputs::Checked::Sim(r) => r.config.mutant.map(|m| m.code().to_string()),
+        inputs::Checked::Tla(j) => {
+            // TLC's result holds it as its code.
+            let text = j["mutant"].as_str()?;
+            Some(
+                text.parse::<Mutant>()
+                    .map_or_else(|_| text.to_string(), |m| m.code().to_string()),
+            )
+        }
+        inputs::Checked::CrossCheck(_) => None,
+    }
 }
 
 fn write(path: &Path, text: &str) -> Result<(), String> {
@@ -244,7 +245,7 @@ fn run_profile(
     }
     // A checker with some results counts as run.
     for i in &inputs {
-        not_run.remove(i.kind.checker());
+        not_run.remove(i.kind().checker());
     }
     Ok((inputs, not_run))
 }

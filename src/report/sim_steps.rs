@@ -5,7 +5,6 @@
 //! Keep-alive traffic and lease checks that change nothing are left out.
 
 use super::assemble::{ShrunkFrom, Step};
-use serde_json::Value as Json;
 use sim::shrink::ShrinkOptions;
 use sim::trace::TraceStep;
 use sim::{RunOptions, SimConfig};
@@ -102,10 +101,9 @@ const SHRINK: ShrinkOptions = ShrinkOptions {
 
 /// The failing run of `seed` for `property`, shrunk (or as it is, if it does not shrink), up to
 /// the violation; `None` if the configuration cannot be read or the run does not violate it.
-pub fn steps(config: &Json, seed: u64, property: &str) -> Option<Drawn> {
-    let config: SimConfig = serde_json::from_value(config.clone()).ok()?;
+pub fn steps(config: &SimConfig, seed: u64, property: &str) -> Option<Drawn> {
     let (config, seed, shrunk_from) =
-        match sim::shrink::shrink(&config, seed, Some(property), SHRINK) {
+        match sim::shrink::shrink(config, seed, Some(property), SHRINK) {
             Ok(s) => {
                 let from = ShrunkFrom {
                     seed,
@@ -116,7 +114,7 @@ pub fn steps(config: &Json, seed: u64, property: &str) -> Option<Drawn> {
                 };
                 (s.config, s.seed, Some(from))
             }
-            Err(_) => (config, seed, None),
+            Err(_) => (config.clone(), seed, None),
         };
     let run = sim::run(&config, seed, RunOptions { trace: true });
     let at = run.trace.iter().position(|t| {
