@@ -5,6 +5,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use model::check::{CheckOptions, Strategy};
 use model::{ModelConfig, Start};
 use protocol::Mutant;
+use reports::report::Profile;
 use reports::run::check::CheckRequest;
 use reports::run::sim::{Seeds, SimRequest};
 use reports::run::Outcome;
@@ -81,11 +82,22 @@ enum Command {
     Demo(crate::network::DemoArgs),
 }
 
+/// `report --profile`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ProfileArg {
+    /// Each checker's plain command on the clean protocol (or `--mutant`): the cross-check's
+    /// row of it. Under a minute on 2 cores; fits a pull-request job.
+    Quick,
+    /// The nightly: the whole portfolio, more and swarm seeds, every CI configuration of TLC,
+    /// and the cross-check's kill matrix.
+    Full,
+}
+
 #[derive(Args, Debug)]
 struct ReportArgs {
-    /// The folder to write the report into (created if missing; the checkers' own results
-    /// and output go to its results/ and logs/).
-    #[arg(long, default_value = "reports/latest")]
+    /// The folder to write the report into, e.g. `report` (created if missing; the checkers'
+    /// own results and output go to its results/ and logs/).
+    #[arg(long)]
     out: PathBuf,
     /// quick: check's combined default configuration (`check --config default`), sim on
     /// seeds 0..1000, TLC on ci and liveness (about a minute on 2 cores). full (nightly):
@@ -93,7 +105,7 @@ struct ReportArgs {
     /// that changes daily (YYYYMMDD000000 onwards, printed: any failure replays), TLC on every
     /// CI configuration, and the cross-check's mutant kill matrix.
     #[arg(long, value_enum, default_value = "quick")]
-    profile: crate::report::Profile,
+    profile: ProfileArg,
     /// Merge these results (from `check`, `sim`, `tla` or `tla --cross-check` with --json;
     /// e.g. the shards of one sweep run on several machines) instead of running the checkers.
     #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["profile", "mutant"])]
@@ -640,10 +652,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             crate::tla_trace::run(&args.validate_trace, args.workers, args.json.as_deref())
         }
         Command::Tla(args) if args.cross_check => {
-            crate::cross_check::run(crate::cross_check::CrossCheckRequest {
-                workers: args.workers,
-                json: args.json,
-            })
+            if let Some(path) = &args.json {
+                output::check_writable(path)?;
+            }
+            let outcome = reports::run::cross_check::cross_check(args.workers)?;
+            finish(outcome, args.json.as_deref())
         }
         Command::Tla(args) => crate::tla::run(crate::tla::TlaRequest {
             config: args.config,
@@ -653,14 +666,20 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             list: args.list,
             replay: args.replay,
         }),
-        Command::Report(args) => crate::report::run(crate::report::ReportRequest {
-            out: args.out,
-            profile: args.profile,
-            from: args.from,
-            mutant: args.mutant,
-            workers: args.workers,
-            history: args.history,
-        }),
+        Command::Report(args) => {
+            let outcome = reports::report::run(reports::report::ReportRequest {
+                out: args.out,
+                profile: match args.profile {
+                    ProfileArg::Quick => Profile::Quick,
+                    ProfileArg::Full => Profile::Full,
+                },
+                from: args.from,
+                mutant: args.mutant,
+                workers: args.workers,
+                history: args.history,
+            })?;
+            finish(outcome, None)
+        }
         Command::Registry(args) => crate::network::registry(args),
         Command::Node(args) => crate::network::node(args),
         Command::Resources(args) => crate::network::resources(args),

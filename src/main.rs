@@ -1,10 +1,8 @@
 //! `rebalanser`: model-check the protocol, simulate it, replay and shrink failures.
 
 mod cli;
-mod cross_check;
 mod network;
 mod output;
-mod report;
 mod tla;
 mod tla_replay;
 mod tla_trace;

@@ -5,7 +5,7 @@
 use super::assemble::{in_sentence, MutantRow, Report, CHECKERS};
 use super::markup::escape;
 use super::{heatmap, history, sequence};
-use crate::output::thousands;
+use crate::text::number::thousands;
 use std::fmt::Write as _;
 
 const STYLE: &str = "

@@ -3,7 +3,7 @@
 //! replay command.
 
 use super::assemble::{Report, CHECKERS};
-use crate::output::thousands;
+use crate::text::number::thousands;
 use std::fmt::Write as _;
 
 fn mark(status: &str) -> &'static str {

@@ -6,9 +6,10 @@
 //! counterexample as a sequence diagram). Exit 1 if any property is
 //! violated anywhere, 0 otherwise, 2 on bad input.
 //!
-//! The report runs each checker as this same binary with `--json` and reads the JSON back:
-//! running and merging (`--from`, e.g. the shards of one sweep run on several machines) are
-//! one path.
+//! The report runs each checker in process through its library ([`profile`]), writes each
+//! typed result to `results/` as its command's `--json` would, and assembles the report from
+//! the typed results: running and merging (`--from`, e.g. the shards of one sweep run on
+//! several machines) meet in one [`inputs::Input`].
 
 pub mod assemble;
 pub mod heatmap;
@@ -22,11 +23,11 @@ pub mod profile;
 pub mod sequence;
 pub mod sim_steps;
 
-use crate::output;
+use crate::files::{check_writable, write_json};
 use protocol::Mutant;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use crate::run::Outcome;
 use std::time::Instant;
 
 pub use profile::Profile;
@@ -48,10 +49,12 @@ pub struct ReportRequest {
 }
 
 /// `rebalanser report`.
-pub fn run(req: ReportRequest) -> Result<ExitCode, String> {
+/// `rebalanser report`: the report files are written into `req.out`; the outcome's text is the
+/// summary for the terminal.
+pub fn run(req: ReportRequest) -> Result<Outcome<assemble::Report>, String> {
     std::fs::create_dir_all(&req.out).map_err(|e| format!("--out {}: {e}", req.out.display()))?;
     for file in ["report.json", "report.md", "junit.xml", "report.html"] {
-        output::check_writable(&req.out.join(file))?;
+        check_writable(&req.out.join(file))?;
     }
     // Read before the checkers run, so that a bad history fails at once.
     let history = match &req.history {
@@ -80,7 +83,7 @@ pub fn run(req: ReportRequest) -> Result<ExitCode, String> {
     };
     let report = assemble::assemble(&inputs, &profile, mutant.as_deref(), &not_run)?;
     let md = markdown::render(&report);
-    output::write_json(&req.out.join("report.json"), &report)?;
+    write_json(&req.out.join("report.json"), &report)?;
     write(&req.out.join("report.md"), &md)?;
     write(&req.out.join("junit.xml"), &junit::render(&report))?;
     write(
@@ -90,16 +93,17 @@ pub fn run(req: ReportRequest) -> Result<ExitCode, String> {
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
         append(Path::new(&summary), &md)?;
     }
-    print!("{}", summary(&report));
-    println!(
-        "\nwrote report.json, report.md, junit.xml and report.html to {} in {:.1} s",
+    let text = format!(
+        "{}\nwrote report.json, report.md, junit.xml and report.html to {} in {:.1} s\n",
+        summary(&report),
         req.out.display(),
         started.elapsed().as_secs_f64()
     );
-    Ok(if report.violated() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
+    Ok(Outcome {
+        violated: report.violated(),
+        result: report,
+        text,
+        error: None,
     })
 }
 
@@ -183,12 +187,12 @@ fn summary(r: &assemble::Report) -> String {
     out
 }
 
-/// Run the profile's checker commands; their results, and why a checker has none.
+/// Run the profile's checkers in process, each result written to `results/` and each text to
+/// `logs/`; their results, and why a checker has none.
 #[allow(clippy::type_complexity)]
 fn run_profile(
     req: &ReportRequest,
 ) -> Result<(Vec<inputs::Input>, BTreeMap<&'static str, String>), String> {
-    let me = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
     let results = req.out.join("results");
     let logs = req.out.join("logs");
     for dir in [&results, &logs] {
@@ -205,42 +209,27 @@ fn run_profile(
             "report [{}/{}]: rebalanser {}",
             k + 1,
             runs.len(),
-            run.args.join(" ")
+            run.command
         );
         let started = Instant::now();
-        let log_file =
-            std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-        let status = Command::new(&me)
-            .args(&run.args)
-            .arg("--json")
-            .arg(&json)
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().map_err(|e| e.to_string())?)
-            .stderr(log_file)
-            .status()
-            .map_err(|e| format!("cannot run {}: {e}", me.display()))?;
-        let code = status.code().unwrap_or(-1);
-        eprintln!(
-            "  exit {code} in {:.1} s (output: {})",
-            started.elapsed().as_secs_f64(),
-            log.display()
-        );
-        if code == 0 || code == 1 {
-            inputs.push(
-                inputs::read(&json)
-                    .map_err(|e| format!("{} wrote no usable result: {e}", run.args.join(" ")))?,
-            );
-        } else {
-            // Exit 2: the checker could not run (TLC without Java, say); its message says why.
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            let why = text
-                .lines()
-                .rev()
-                .find_map(|l| l.strip_prefix("error: "))
-                .unwrap_or("it failed to start")
-                .to_string();
-            eprintln!("  {} not run: {why}", run.checker);
-            not_run.entry(run.checker).or_insert(why);
+        match profile::run(&run.job, req.workers) {
+            Ok((result, text)) => {
+                eprintln!(
+                    "  {} in {:.1} s (output: {})",
+                    if result.violated() { "violated" } else { "done" },
+                    started.elapsed().as_secs_f64(),
+                    log.display()
+                );
+                write(&log, &text)?;
+                write_json(&json, &result)?;
+                inputs.push(inputs::Input { path: json, result });
+            }
+            Err(why) => {
+                // The checker could not run (TLC without Java, say); the message says why.
+                write(&log, &format!("error: {why}\n"))?;
+                eprintln!("  {} not run: {why}", run.checker);
+                not_run.entry(run.checker).or_insert(why);
+            }
         }
     }
     // A checker with some results counts as run.

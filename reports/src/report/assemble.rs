@@ -4,14 +4,15 @@
 //! and `liveness`, the shards of one sweep) combine: a property is violated if any result
 //! violates it, and figures add up.
 
-use super::inputs::{Checked, Input};
+use super::inputs::Input;
+use crate::result::Checked;
+use tla::TlaReport;
 use model::check::{CheckReport, Status};
 use protocol::Property;
-use reports::result::cross_check::{self, CrossCheckReport};
-use reports::result::sim::SimReport;
-use reports::text::check::check_command;
+use crate::result::cross_check::{self, CrossCheckReport};
+use crate::result::sim::SimReport;
+use crate::text::check::check_command;
 use serde::{Deserialize, Serialize};
-use serde_json::Value as Json;
 use sim::coverage::CoverageReport;
 use std::collections::BTreeMap;
 
@@ -314,18 +315,6 @@ struct Found {
     replay: Option<String>,
 }
 
-fn u(v: &Json) -> Option<u64> {
-    v.as_u64()
-}
-
-fn f(v: &Json) -> Option<f64> {
-    v.as_f64()
-}
-
-fn s(v: &Json) -> Option<String> {
-    v.as_str().map(str::to_string)
-}
-
 /// A model checker status in the report's words.
 fn status_word(s: Status) -> &'static str {
     match s {
@@ -444,56 +433,55 @@ fn from_sim(report: &SimReport) -> Vec<(String, String, Found)> {
 }
 
 /// What one `tla` result says: every property its configuration lists.
-fn from_tla(json: &Json) -> Vec<(String, String, Found)> {
-    let config = s(&json["config"]).unwrap_or_default();
-    let mutant = s(&json["mutant"]);
+fn from_tla(report: &TlaReport) -> Vec<(String, String, Found)> {
+    let config = &report.config;
     let replay = format!(
         "rebalanser tla --config {config}{}",
-        mutant.map_or(String::new(), |m| format!(" --mutant {m}"))
+        report
+            .mutant
+            .as_ref()
+            .map_or(String::new(), |m| format!(" --mutant {m}"))
     );
-    let violated: Vec<String> = json["violation"]["property"]
-        .as_str()
-        .map(|p| p.split(" or ").map(str::to_string).collect())
+    let violated: Vec<&str> = report
+        .violation
+        .as_ref()
+        .map(|v| v.property.split(" or ").collect())
         .unwrap_or_default();
     let mut out = Vec::new();
-    for name in json["checked"].as_array().into_iter().flatten() {
-        let Some(name) = name.as_str() else { continue };
+    for name in &report.checked {
         let kind = Property::from_name(name).map_or("always", |p| match p.kind() {
             protocol::properties::Kind::Always => "always",
             protocol::properties::Kind::Eventually => "eventually",
         });
-        let found = if violated.iter().any(|v| v == name) {
-            let steps: Vec<Step> = json["violation"]["counterexample"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|st| Step {
-                    actor: "spec".into(),
-                    action: s(&st["action"]).unwrap_or_default(),
-                    fault: false,
-                })
-                .collect();
-            Found {
+        let found = match &report.violation {
+            Some(v) if violated.contains(&name.as_str()) => Found {
                 status: "violated".into(),
                 detail: Some(format!("TLC on {config}: {name} is violated")),
                 counterexample: Some(Counterexample {
-                    length: u(&json["violation"]["length"]),
+                    length: Some(v.length as u64),
                     unit: "states".into(),
                     seed: None,
-                    steps,
+                    steps: v
+                        .counterexample
+                        .iter()
+                        .map(|st| Step {
+                            actor: "spec".into(),
+                            action: st.action.clone(),
+                            fault: false,
+                        })
+                        .collect(),
                     shrunk_from: None,
                 }),
                 replay: Some(replay.clone()),
-            }
-        } else {
-            Found {
+            },
+            _ => Found {
                 status: "holds".into(),
                 detail: None,
                 counterexample: None,
                 replay: None,
-            }
+            },
         };
-        out.push((name.to_string(), kind.to_string(), found));
+        out.push((name.clone(), kind.to_string(), found));
     }
     out
 }
@@ -515,10 +503,12 @@ fn config_line(input: &Input) -> String {
             r.config.resources,
             r.config.duration as f64 / 1000.0
         ),
-        Checked::Tla(j) => format!(
-            "tla/{}.cfg{}",
-            s(&j["config"]).unwrap_or_default(),
-            s(&j["mutant"]).map_or(String::new(), |m| format!(" with {m}"))
+        Checked::Tla(r) => format!(
+            "tla/spec/{}.cfg{}",
+            r.config,
+            r.mutant
+                .as_ref()
+                .map_or(String::new(), |m| format!(" with {m}"))
         ),
         Checked::CrossCheck(_) => "rebalanser tla --cross-check".into(),
     }
@@ -544,10 +534,9 @@ fn add_figures(into: &mut Figures, input: &Input) {
                 Some(into.simulated_seconds.unwrap_or(0.0) + f.simulated_seconds);
             into.seconds += f.seconds;
         }
-        Checked::Tla(j) => {
-            let j = &j["figures"];
-            add(&mut into.states, u(&j["distinct_states"]));
-            into.seconds += f(&j["seconds"]).unwrap_or(0.0);
+        Checked::Tla(r) => {
+            add(&mut into.states, Some(r.distinct_states()));
+            into.seconds += r.seconds();
         }
         Checked::CrossCheck(_) => {}
     }

@@ -1,0 +1,48 @@
+//! The mutant catalogue as `rebalanser mutants` prints and writes it.
+
+use crate::text::check::check_command;
+use protocol::Mutant;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+
+/// One entry of the mutant catalogue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MutantEntry {
+    /// `M1`..
+    pub code: String,
+    /// Its name (`--mutant NAME`).
+    pub name: String,
+    /// The property it breaks.
+    pub breaks: String,
+    /// What the defect does.
+    pub description: String,
+    /// The smallest `check` command found that shows it.
+    pub command: String,
+}
+
+/// The catalogue, with the command that shows each mutant.
+pub fn mutant_catalogue() -> Vec<MutantEntry> {
+    Mutant::ALL
+        .into_iter()
+        .map(|m| MutantEntry {
+            code: m.code().to_string(),
+            name: m.name().to_string(),
+            breaks: m.breaks().to_string(),
+            description: m.description().to_string(),
+            command: check_command(&model::mutants::config_for(m)),
+        })
+        .collect()
+}
+
+/// The catalogue as a table.
+pub fn render_mutants(entries: &[MutantEntry]) -> String {
+    let mut out = String::new();
+    for e in entries {
+        let _ = writeln!(
+            out,
+            "{} {}\n   breaks: {}\n   what:   {}\n   shown by: {}\n",
+            e.code, e.name, e.breaks, e.description, e.command
+        );
+    }
+    out
+}

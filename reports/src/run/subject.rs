@@ -1,0 +1,143 @@
+//! One subject (the clean protocol, or one catalogued mutant) through each checker's plain
+//! command, in process. The cross-check's rows and the report's quick profile are both made
+//! of these runs, so the two cannot drift apart.
+
+use super::check::{check, CheckRequest};
+use super::sim::{sim, Seeds, SimRequest};
+use super::Outcome;
+use crate::result::sim::SimReport;
+use model::check::{CheckOptions, CheckReport};
+use model::ModelConfig;
+use protocol::Mutant;
+use sim::config::SimConfig;
+use sim::sweep::SeedRange;
+use std::path::Path;
+use tla::{TlaReport, TlcJob};
+
+/// The simulator's seeds for every subject: those `rebalanser sim` runs by default.
+pub const SEEDS: std::ops::Range<u64> = 0..1000;
+
+/// The TLC configurations the clean protocol must pass: safety on the model checker's default
+/// configuration, and liveness.
+pub const CLEAN_TLC_CONFIGS: [&str; 2] = ["ci", "liveness"];
+
+/// `clean` or the mutant's code.
+pub fn code(subject: Option<Mutant>) -> &'static str {
+    subject.map_or("clean", Mutant::code)
+}
+
+/// The model checker's request: the clean protocol on the combined default configuration
+/// (what the portfolio's `default` row checks); a mutant through the plain portfolio, as
+/// `rebalanser check --mutant M` runs it (no configuration tailored to the defect), stopping at
+/// the first configuration that kills it.
+pub fn model_request(subject: Option<Mutant>) -> CheckRequest {
+    match subject {
+        None => CheckRequest::One(ModelConfig::default()),
+        Some(m) => CheckRequest::Portfolio(model::portfolio::entries(), Some(m)),
+    }
+}
+
+/// The model checker on [`model_request`], liveness included, quietly.
+pub fn model(subject: Option<Mutant>, threads: usize) -> Outcome<CheckReport> {
+    let options = CheckOptions {
+        threads,
+        ..CheckOptions::quiet(true)
+    };
+    check(&model_request(subject), &options)
+}
+
+/// The simulator's request: the default scenario over [`SEEDS`] with the subject's defect;
+/// with `keep_going` every seed runs, else the sweep stops at the lowest failing seed.
+pub fn sim_request(subject: Option<Mutant>, threads: usize, keep_going: bool) -> SimRequest {
+    SimRequest {
+        config: SimConfig {
+            mutant: subject,
+            ..SimConfig::default()
+        },
+        seeds: Seeds::Range(
+            SeedRange {
+                start: SEEDS.start,
+                end: SEEDS.end,
+            },
+            None,
+        ),
+        threads,
+        keep_going,
+        save_failures: None,
+        trace: false,
+        trace_json: None,
+        quiet: true,
+    }
+}
+
+/// The simulator on [`sim_request`].
+pub fn simulate(
+    subject: Option<Mutant>,
+    threads: usize,
+    keep_going: bool,
+) -> Result<Outcome<SimReport>, String> {
+    sim(&sim_request(subject, threads, keep_going))
+}
+
+/// The TLC configurations a subject runs: the clean ones, or the mutant's own.
+pub fn tlc_configs(subject: Option<Mutant>) -> Vec<String> {
+    match subject {
+        None => CLEAN_TLC_CONFIGS.iter().map(|c| c.to_string()).collect(),
+        Some(m) => vec![format!("mutant-{}", m.code())],
+    }
+}
+
+/// TLC's job for configuration `name` of the spec folder `dir`, with `mutant` set.
+pub fn tlc_job(
+    dir: &Path,
+    name: &str,
+    mutant: Option<Mutant>,
+    workers: u16,
+) -> Result<TlcJob, String> {
+    let path = dir.join(format!("{name}.cfg"));
+    let cfg = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(TlcJob {
+        cfg: match mutant {
+            Some(m) => tla::set_mutant(&cfg, m.code()),
+            None => cfg,
+        },
+        label: name.to_string(),
+        module: tla::SPEC.to_string(),
+        files: Vec::new(),
+        workers,
+    })
+}
+
+/// TLC on one job, with its text.
+pub fn tlc_run(dir: &Path, job: &TlcJob) -> Result<Outcome<TlaReport>, String> {
+    let report = tla::run_tlc(dir, job)?;
+    Ok(Outcome {
+        text: tla::command::render(&report),
+        violated: report.violated_property().is_some(),
+        result: report,
+        error: None,
+    })
+}
+
+/// The subject's TLC jobs ([`tlc_configs`]), prepared before anything runs so that a missing
+/// configuration fails at once.
+pub fn tlc_jobs(dir: &Path, subject: Option<Mutant>, workers: u16) -> Result<Vec<TlcJob>, String> {
+    tlc_configs(subject)
+        .iter()
+        .map(|name| tlc_job(dir, name, subject, workers))
+        .collect()
+}
+
+/// TLC on the subject's jobs, in order, until one is violated.
+pub fn tlc(dir: &Path, jobs: &[TlcJob]) -> Result<Vec<Outcome<TlaReport>>, String> {
+    let mut out = Vec::new();
+    for job in jobs {
+        let run = tlc_run(dir, job)?;
+        let violated = run.violated;
+        out.push(run);
+        if violated {
+            break;
+        }
+    }
+    Ok(out)
+}
