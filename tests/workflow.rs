@@ -42,7 +42,7 @@ fn quick_on_pushes_and_a_sharded_nightly_merged_into_one_report() {
     );
     let jobs = &w["jobs"];
     let quick = &jobs["quick"];
-    assert!(runs(quick).contains("report --profile quick --out reports/latest"));
+    assert!(runs(quick).contains("report --profile quick --out report"));
     assert!(uses(quick)
         .iter()
         .any(|u| u.starts_with("actions/upload-artifact")));
@@ -59,7 +59,7 @@ fn quick_on_pushes_and_a_sharded_nightly_merged_into_one_report() {
     assert!(uses(nightly)
         .iter()
         .any(|u| u.starts_with("actions/download-artifact")));
-    assert!(runs(nightly).contains("report --out reports/nightly"));
+    assert!(runs(nightly).contains("report --out report-nightly"));
     assert!(runs(nightly).contains("--from shards/sim-shard-*.json"));
 }
 
