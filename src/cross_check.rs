@@ -2,11 +2,9 @@
 //! through all three checkers (TLC on the TLA+ spec, the stateright model checker, the
 //! simulator); parity means the clean protocol holds under each and each kills every mutant.
 //! Each mutant's TLC counterexample is also replayed through the Rust core
-//! (`crate::tla_replay`), which must reach the same violation.
+//! (`tla::replay`), which must reach the same violation.
 
 use crate::output::{self, thousands};
-use crate::tla::{self, TlcJob};
-use crate::tla_replay;
 use model::check::{self, CheckOptions, Status};
 use model::ModelConfig;
 use protocol::Mutant;
@@ -17,6 +15,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
+use tla::replay as tla_replay;
+use tla::TlcJob;
 
 /// The JSON layout of the cross-check.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -161,7 +161,7 @@ pub fn run(req: CrossCheckRequest) -> Result<ExitCode, String> {
     if let Some(path) = &req.json {
         output::check_writable(path)?;
     }
-    tla::tools_ready(&dir)?;
+    tla::tools_ready()?;
     let subjects: Vec<Option<Mutant>> = std::iter::once(None)
         .chain(Mutant::ALL.into_iter().map(Some))
         .collect();

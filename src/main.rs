@@ -6,10 +6,6 @@ mod network;
 mod output;
 mod report;
 mod simulate;
-mod tla;
-mod tla_replay;
-mod tla_trace;
-mod tla_value;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -502,7 +502,7 @@ fn config_line(input: &Input) -> String {
             f(&j["config"]["duration"]).unwrap_or(0.0) / 1000.0
         ),
         Kind::Tla => format!(
-            "tla/{}.cfg{}",
+            "tla/spec/{}.cfg{}",
             s(&j["config"]).unwrap_or_default(),
             s(&j["mutant"]).map_or(String::new(), |m| format!(" with {m}"))
         ),

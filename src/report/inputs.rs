@@ -70,7 +70,7 @@ pub fn read(path: &Path) -> Result<Input, String> {
     let expected = u64::from(match kind {
         Kind::Check => model::check::SCHEMA_VERSION,
         Kind::Sim => crate::simulate::SCHEMA_VERSION,
-        Kind::Tla => crate::tla::SCHEMA_VERSION,
+        Kind::Tla => tla::SCHEMA_VERSION,
         Kind::CrossCheck => crate::cross_check::SCHEMA_VERSION,
     });
     if version != Some(expected) {
