@@ -61,7 +61,7 @@ enum Command {
     /// Minimise a saved failure (fewer faults, fewer events, shorter, fewer nodes and
     /// resources) while the same property still fails; saves the result as a replay file.
     Shrink(ShrinkArgs),
-    /// Check the TLA+ spec in tla/ with TLC (needs Java 17 and tla/setup.sh): the same
+    /// Check the TLA+ spec in tla/spec/ with TLC (needs Java 17 and tla/setup.sh): the same
     /// properties and mutants as `check` and `sim`.
     Tla(TlaArgs),
     /// Run the checkers (or merge their JSON results) and write an invariant report for CI:
@@ -126,7 +126,7 @@ struct ReportArgs {
 
 #[derive(Args, Debug)]
 struct TlaArgs {
-    /// The configuration (tla/NAME.cfg; see --list). Default: ci, or mutant-MN with --mutant.
+    /// The configuration (tla/spec/NAME.cfg; see --list). Default: ci, or mutant-MN with --mutant.
     #[arg(long)]
     config: Option<String>,
     /// Check a deliberate defect: its name or code (M1..M8).
@@ -159,7 +159,7 @@ struct TlaArgs {
     /// Counterexample replay: map TLC's counterexample back onto the Rust model and replay it
     /// through the protocol core, which must reach the same violation. For the replay TLC
     /// checks the spec as the code runs: watch streams delivered one revision at a time
-    /// (tla/RebalanserStepwise.tla) and `Hold = TRUE`. Exit 0 if the core reproduces the
+    /// (tla/spec/RebalanserStepwise.tla) and `Hold = TRUE`. Exit 0 if the core reproduces the
     /// violation (or TLC finds nothing to replay), 1 if it does not (the output names the TLC
     /// state the core could not reach and how the two differ), 2 if the model cannot express
     /// the configuration (late requests, compacted watches, other names).
@@ -649,7 +649,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             finish(outcome, args.json.as_deref())
         }
         Command::Tla(args) if !args.validate_trace.is_empty() => {
-            crate::tla_trace::run(&args.validate_trace, args.workers, args.json.as_deref())
+            tla::command::validate_traces(&args.validate_trace, args.workers, args.json.as_deref())
         }
         Command::Tla(args) if args.cross_check => {
             if let Some(path) = &args.json {
@@ -658,7 +658,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             let outcome = reports::run::cross_check::cross_check(args.workers)?;
             finish(outcome, args.json.as_deref())
         }
-        Command::Tla(args) => crate::tla::run(crate::tla::TlaRequest {
+        Command::Tla(args) => tla::command::run(tla::TlaRequest {
             config: args.config,
             mutant: args.mutant,
             workers: args.workers,

@@ -3,10 +3,6 @@
 mod cli;
 mod network;
 mod output;
-mod tla;
-mod tla_replay;
-mod tla_trace;
-mod tla_value;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -1,4 +1,3 @@
 //! Where the files the CLI writes come from.
 
 pub use reports::files::{check_writable, write_json};
-pub use reports::text::number::thousands;

@@ -5,16 +5,16 @@
 //! violates it, and figures add up.
 
 use super::inputs::Input;
-use crate::result::Checked;
-use tla::TlaReport;
-use model::check::{CheckReport, Status};
-use protocol::Property;
 use crate::result::cross_check::{self, CrossCheckReport};
 use crate::result::sim::SimReport;
+use crate::result::Checked;
 use crate::text::check::check_command;
+use model::check::{CheckReport, Status};
+use protocol::Property;
 use serde::{Deserialize, Serialize};
 use sim::coverage::CoverageReport;
 use std::collections::BTreeMap;
+use tla::TlaReport;
 
 /// The layout of `report.json`.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -24,10 +24,11 @@ pub mod sequence;
 pub mod sim_steps;
 
 use crate::files::{check_writable, write_json};
+use crate::result::Checked;
+use crate::run::Outcome;
 use protocol::Mutant;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use crate::run::Outcome;
 use std::time::Instant;
 
 pub use profile::Profile;
@@ -110,17 +111,11 @@ pub fn run(req: ReportRequest) -> Result<Outcome<assemble::Report>, String> {
 /// The mutant a result was checked with, if any, by its code.
 fn mutant_of(input: &inputs::Input) -> Option<String> {
     match &input.result {
-        inputs::Checked::Check(r) => r.config.mutant.map(|m| m.code().to_string()),
-        inputs::Checked::Sim(r) => r.config.mutant.map(|m| m.code().to_string()),
-        inputs::Checked::Tla(j) => {
-            // TLC's result holds it as its code.
-            let text = j["mutant"].as_str()?;
-            Some(
-                text.parse::<Mutant>()
-                    .map_or_else(|_| text.to_string(), |m| m.code().to_string()),
-            )
-        }
-        inputs::Checked::CrossCheck(_) => None,
+        Checked::Check(r) => r.config.mutant.map(|m| m.code().to_string()),
+        Checked::Sim(r) => r.config.mutant.map(|m| m.code().to_string()),
+        // TLC's result holds it as its code.
+        Checked::Tla(r) => r.mutant.clone(),
+        Checked::CrossCheck(_) => None,
     }
 }
 
@@ -216,7 +211,11 @@ fn run_profile(
             Ok((result, text)) => {
                 eprintln!(
                     "  {} in {:.1} s (output: {})",
-                    if result.violated() { "violated" } else { "done" },
+                    if result.violated() {
+                        "violated"
+                    } else {
+                        "done"
+                    },
                     started.elapsed().as_secs_f64(),
                     log.display()
                 );

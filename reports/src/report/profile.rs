@@ -115,7 +115,13 @@ pub fn runs(profile: Profile, mutant: Option<Mutant>, workers: u16) -> Vec<Run> 
                 command: format!("check --threads {w}"),
             });
             let mut sim = subject::sim_request(None, threads, true);
-            sim.seeds = Seeds::Range(SeedRange { start: 0, end: 10_000 }, None);
+            sim.seeds = Seeds::Range(
+                SeedRange {
+                    start: 0,
+                    end: 10_000,
+                },
+                None,
+            );
             out.push(sim_run("sim", sim));
             let mut swarm = subject::sim_request(None, threads, true);
             swarm.config.swarm = true;
@@ -183,7 +189,7 @@ pub fn run(job: &Job, workers: u16) -> Result<(Checked, String), String> {
             let dir = tla::spec_dir()?;
             tla::tools_ready()?;
             let job = subject::tlc_job(&dir, config, *mutant, workers)?;
-            let o = subject::tlc_run(&dir, &job)?;
+            let o = subject::tlc_run(&dir, &job, *mutant)?;
             Ok((Checked::Tla(Box::new(o.result)), o.text))
         }
         Job::CrossCheck => {

@@ -43,8 +43,14 @@ pub fn cross_check(workers: u16) -> Result<Outcome<CrossCheckReport>, String> {
             let path = dir.join(format!("{name}.cfg"));
             let cfg = std::fs::read_to_string(&path)
                 .map_err(|e| need(format!("{}: {e}", path.display())))?;
-            tla::replay::job(&dir, &name, &tla::set_mutant(&cfg, m.code()), Some(m), workers)
-                .map_err(|e| format!("the replay of {name}: {e}"))
+            tla::replay::job(
+                &dir,
+                &name,
+                &tla::set_mutant(&cfg, m.code()),
+                Some(m),
+                workers,
+            )
+            .map_err(|e| format!("the replay of {name}: {e}"))
         })
         .collect::<Result<Vec<_>, String>>()?;
     let threads = usize::from(workers);
@@ -61,11 +67,14 @@ pub fn cross_check(workers: u16) -> Result<Outcome<CrossCheckReport>, String> {
     let mut finished = 0;
     let mut progress = |subject: Option<Mutant>, checker: &str, text: &str| {
         finished += 1;
-        eprintln!("  [{finished:>2}/{total}] {:<5} {checker:<13} {text}", code(subject));
+        eprintln!(
+            "  [{finished:>2}/{total}] {:<5} {checker:<13} {text}",
+            code(subject)
+        );
     };
     let mut rows = Vec::new();
     for (&subject, jobs) in subjects.iter().zip(&tlc_jobs) {
-        let tlc = tlc_cell(subject, &subject::tlc(&dir, jobs)?);
+        let tlc = tlc_cell(subject, &subject::tlc(&dir, subject, jobs)?);
         progress(subject, "TLC", &describe(&tlc, "states"));
         let model = model_cell(subject, &subject::model(subject, threads).result);
         progress(subject, "model checker", &describe(&model, "steps"));
@@ -180,7 +189,9 @@ fn sim_cell(subject: Option<Mutant>, report: &SimReport) -> SimCell {
             verdict: Verdict::of(subject, failure.is_some()),
             property: failure.map(|f| f.property.clone()),
             // `step` counts from 0.
-            length: failure.and_then(|f| f.violations.first()).map(|v| v.step + 1),
+            length: failure
+                .and_then(|f| f.violations.first())
+                .map(|v| v.step + 1),
             seconds: report.figures.seconds,
             distinct_states: None,
         },

