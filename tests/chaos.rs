@@ -8,9 +8,9 @@
 //! Loopback only, bounded in time and count. `REBALANSER_CHAOS_CYCLES` (default 3) sets how
 //! many rounds of every fault run: raise it for a soak.
 
+use harness::cluster::{NodeProcess, Proxy, RegistryProcess};
+use harness::monitor::Monitor;
 use net::admin::Admin;
-use net::cluster::{NodeProcess, Proxy, RegistryProcess};
-use net::monitor::Monitor;
 use net::{Backend, EmbeddedBackend};
 use protocol::{NodeConfig, NodeId, ResourceId};
 use std::collections::{BTreeMap, BTreeSet};
@@ -202,7 +202,7 @@ impl Chaos {
     /// After a quiet ttl (whatever the fault set in motion has happened), wait until every
     /// resource is accessed by exactly one live node, balanced. Returns the time from the fault.
     async fn settle(&mut self, what: &str) -> u64 {
-        let live: BTreeSet<String> = self.nodes.keys().cloned().collect();
+        let live: BTreeSet<NodeId> = self.nodes.keys().map(NodeId::new).collect();
         let start = self.monitor.now_ms();
         tokio::time::sleep(Duration::from_millis(TTL)).await;
         let bound = liveness_bound().as_millis() as u64;

@@ -257,3 +257,42 @@ fn the_default_features_need_no_protoc() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("etcd-client"));
 }
+
+/// Logs written to a pipe or a file are plain text: no colour escapes (they are for terminals).
+#[test]
+fn logs_to_a_pipe_carry_no_colour_codes() {
+    let mut node = Killed(
+        Command::new(env!("CARGO_BIN_EXE_rebalanser"))
+            .args(["node", "--name", "a", "--registry", "127.0.0.1:1"])
+            .env("RUST_LOG", "info")
+            .env_remove("NO_COLOR")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = node.0.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(10)) {
+        let done = line.contains("starting on");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    let log = seen.join("\n");
+    assert!(log.contains("INFO"), "the node logged nothing: {log:?}");
+    assert!(
+        !log.contains("\x1b["),
+        "colour codes in a piped log: {log:?}"
+    );
+}

@@ -9,7 +9,8 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use net::admin::Admin;
 use net::{EmbeddedBackend, NodeHandle, Rebalanser, Server, ServerConfig};
-use protocol::ResourceId;
+use protocol::properties::settled as settled_by;
+use protocol::{NodeId, ResourceId};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
@@ -28,19 +29,30 @@ fn node(addr: &str, name: &str) -> NodeHandle {
         .expect("a node")
 }
 
-/// Every resource runs on exactly one node, and the counts differ by at most one.
-fn settled(nodes: &[NodeHandle]) -> bool {
-    let shares: Vec<BTreeSet<ResourceId>> = nodes.iter().map(|n| n.assigned()).collect();
-    let total: usize = shares.iter().map(|s| s.len()).sum();
-    let distinct: BTreeSet<&ResourceId> = shares.iter().flatten().collect();
-    let max = shares.iter().map(|s| s.len()).max().unwrap_or(0);
-    let min = shares.iter().map(|s| s.len()).min().unwrap_or(0);
-    total == RESOURCES && distinct.len() == RESOURCES && max - min <= 1
+fn resources() -> BTreeSet<ResourceId> {
+    (0..RESOURCES)
+        .map(|i| ResourceId::new(format!("r{i:04}")))
+        .collect()
+}
+
+/// Every resource runs on exactly one node, and the counts differ by at most one (the core's
+/// judgement, asked of what each node runs).
+fn settled(nodes: &[NodeHandle], resources: &BTreeSet<ResourceId>) -> bool {
+    let running: Vec<(NodeId, BTreeSet<ResourceId>)> = nodes
+        .iter()
+        .map(|n| {
+            let s = n.state();
+            (s.node, s.running)
+        })
+        .collect();
+    let live: BTreeSet<&NodeId> = running.iter().map(|(n, _)| n).collect();
+    settled_by(running.iter().map(|(n, rs)| (n, rs)), &live, resources)
 }
 
 async fn until_settled(nodes: &[NodeHandle]) {
+    let resources = resources();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !settled(nodes) {
+    while !settled(nodes, &resources) {
         assert!(
             Instant::now() < deadline,
             "the group did not settle within 60 s"
@@ -63,11 +75,8 @@ async fn group() -> Group {
     .unwrap();
     let addr = server.local_addr().to_string();
     let mut admin = Admin::open(&EmbeddedBackend::new(&addr, "bench"));
-    for i in 0..RESOURCES {
-        admin
-            .add_resource(&ResourceId::new(format!("r{i:04}")))
-            .await
-            .unwrap();
+    for r in &resources() {
+        admin.add_resource(r).await.unwrap();
     }
     Group { server, addr }
 }

@@ -77,8 +77,8 @@ impl Rebalanser {
         self
     }
 
-    /// How long a request may go unanswered (default: a third of the ttl) and a connection
-    /// attempt may take (default: a sixth of the ttl, at most 500 ms).
+    /// How long a request may go unanswered and a connection attempt may take (default:
+    /// [`LinkTimeouts::for_config`], a third of the ttl and a sixth of it, at most 500 ms).
     pub fn timeouts(mut self, timeouts: LinkTimeouts) -> Self {
         self.timeouts = Some(timeouts);
         self
@@ -136,11 +136,9 @@ impl Rebalanser {
             .node
             .unwrap_or_else(|| NodeId::new(format!("node-{}", std::process::id())));
         crate::wire::valid_name("node id", &node.0)?;
-        let ttl = Duration::from_millis(self.config.ttl);
-        let timeouts = self.timeouts.unwrap_or(LinkTimeouts {
-            request: ttl / 3,
-            connect: (ttl / 6).min(Duration::from_millis(500)),
-        });
+        let timeouts = self
+            .timeouts
+            .unwrap_or_else(|| LinkTimeouts::for_config(&self.config));
         let link = backend.open(&node, timeouts);
         let app = App::new(
             self.handlers,

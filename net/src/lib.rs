@@ -1,5 +1,11 @@
 //! # Rebalanser's network adapter
 //!
+//! This room holds what an embedder needs to run a production node, and nothing else: it may
+//! depend on `protocol` and on the network and async machinery (tokio, its codecs, and with the
+//! feature `etcd` the etcd client), never on the test and demo harness (`harness`, which drives
+//! processes by signal and depends on this crate), and it carries no protocol rule and no
+//! duration of its own derived from the ttl (those are [`NodeConfig`](protocol::NodeConfig)'s).
+//!
 //! Embed the model-checked protocol core in a production node: the [`Rebalanser`] builder
 //! drives `protocol`'s [`Node`](protocol::Node) with the real clock, real timers and a real
 //! registry connection, and calls your handlers when a resource is yours to start or must be
@@ -10,8 +16,7 @@
 //!   etcd v3 (`backend::etcd`), the production registry.
 //! - [`server`]: the embedded registry server, the pure [`protocol::Registry`] over TCP.
 //! - [`admin`]: adding and removing resources.
-//! - [`monitor`] and [`cluster`]: the access monitor and node processes, for the demo and the
-//!   chaos tests.
+//! - [`wire`]: the frames and names shared by the embedded registry's clients and server.
 //!
 //! ## Embedding
 //!
@@ -68,9 +73,7 @@
 
 pub mod admin;
 pub mod backend;
-pub mod cluster;
 mod embed;
-pub mod monitor;
 mod runtime;
 pub mod server;
 pub mod wire;

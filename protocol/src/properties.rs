@@ -7,7 +7,8 @@ use crate::node::Phase;
 use crate::registry::{Change, Key, Registry, Value, WatchEvent};
 use crate::world::{Process, World};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::borrow::Borrow;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// A property's kind.
@@ -156,9 +157,9 @@ pub fn access_holds_barrier(world: &World<'_>) -> Result<(), String> {
 }
 
 /// `all_resources_accessed`: every resource accessed by exactly one live member, nothing else
-/// accessed, and the live members' counts differ by at most one.
+/// accessed, and the live members' counts differ by at most one (see [`settled`]).
 pub fn all_resources_accessed(world: &World<'_>) -> bool {
-    let resources: Vec<&ResourceId> = world
+    let resources: BTreeSet<&ResourceId> = world
         .registry
         .keys()
         .filter_map(|(k, _)| match k {
@@ -166,32 +167,54 @@ pub fn all_resources_accessed(world: &World<'_>) -> bool {
             _ => None,
         })
         .collect();
-    let mut count = 0;
-    let (mut min, mut max) = (usize::MAX, 0);
-    for p in live(world) {
-        count += p.app.accessing.len();
-        min = min.min(p.app.accessing.len());
-        max = max.max(p.app.accessing.len());
-    }
-    if world
+    let members: BTreeSet<&NodeId> = live(world).map(|p| p.node.id()).collect();
+    // A crashed process's access ended with it; anyone else up counts, member or not.
+    let accessing = world
         .processes
         .iter()
-        .any(|p| !p.up || p.node.phase() != Phase::Member)
-    {
-        // Accesses by anyone not a live member do not count, and must not exist.
-        let stray = world
-            .processes
-            .iter()
-            .filter(|p| p.up && p.node.phase() != Phase::Member)
-            .any(|p| !p.app.accessing.is_empty());
-        if stray {
-            return false;
+        .filter(|p| p.up)
+        .map(|p| (p.node.id(), &p.app.accessing));
+    settled(accessing, &members, &resources)
+}
+
+/// Whether a group has settled: each of `resources` is accessed by exactly one of the `live`
+/// members, nothing else is accessed (no other resource, and nothing by a node that is not a
+/// live member), and the live members' counts differ by at most one (a live member absent from
+/// `accessing` counts zero).
+///
+/// This is the one statement of "settled" that every checker asks: the model checker and the
+/// simulator through [`all_resources_accessed`], and the real-process tests, the demo and the
+/// benchmarks with what their nodes or the access monitor report. Judged from the outside, it
+/// takes plain sets: `accessing` lists what each node accesses now (each node at most once);
+/// `live` and `resources` may hold owned or borrowed ids.
+pub fn settled<'a, N, R>(
+    accessing: impl IntoIterator<Item = (&'a NodeId, &'a BTreeSet<ResourceId>)>,
+    live: &BTreeSet<N>,
+    resources: &BTreeSet<R>,
+) -> bool
+where
+    N: Borrow<NodeId> + Ord,
+    R: Borrow<ResourceId> + Ord,
+{
+    let mut counts: BTreeMap<&NodeId, usize> = live.iter().map(|n| (n.borrow(), 0)).collect();
+    let mut accessed: BTreeSet<&ResourceId> = BTreeSet::new();
+    for (node, rs) in accessing {
+        if rs.is_empty() {
+            continue;
+        }
+        let Some(count) = counts.get_mut(node) else {
+            return false; // accessed by a node that is not a live member
+        };
+        *count += rs.len();
+        for r in rs {
+            if !resources.contains(r) || !accessed.insert(r) {
+                return false; // not a resource of the group, or accessed twice
+            }
         }
     }
-    let all_once = resources
-        .iter()
-        .all(|r| live(world).filter(|p| p.app.accessing.contains(*r)).count() == 1);
-    all_once && count == resources.len() && (max <= min + 1 || count == 0)
+    let max = counts.values().max().copied().unwrap_or(0);
+    let min = counts.values().min().copied().unwrap_or(0);
+    accessed.len() == resources.len() && max - min <= 1
 }
 
 /// `rebalance_completes`: the latest assignment was computed for the current members and
@@ -299,5 +322,71 @@ pub fn min_interval(previous: Option<Time>, this: Time, interval: u64) -> Result
             p.0, this.0
         )),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nodes(names: &[&str]) -> BTreeSet<NodeId> {
+        names.iter().map(NodeId::new).collect()
+    }
+
+    fn resources(names: &[&str]) -> BTreeSet<ResourceId> {
+        names.iter().map(ResourceId::new).collect()
+    }
+
+    fn judge(accessing: &[(&str, &[&str])], live: &[&str], all: &[&str]) -> bool {
+        let accessing: Vec<(NodeId, BTreeSet<ResourceId>)> = accessing
+            .iter()
+            .map(|(n, rs)| (NodeId::new(n), resources(rs)))
+            .collect();
+        settled(
+            accessing.iter().map(|(n, rs)| (n, rs)),
+            &nodes(live),
+            &resources(all),
+        )
+    }
+
+    #[test]
+    fn settled_needs_each_resource_once_on_a_live_member_balanced() {
+        let rs = ["r0", "r1", "r2"];
+        assert!(judge(
+            &[("a", &["r0", "r1"]), ("b", &["r2"])],
+            &["a", "b"],
+            &rs
+        ));
+        // One resource not accessed, or accessed twice.
+        assert!(!judge(&[("a", &["r0"]), ("b", &["r2"])], &["a", "b"], &rs));
+        assert!(!judge(
+            &[("a", &["r0", "r1"]), ("b", &["r1", "r2"])],
+            &["a", "b"],
+            &rs
+        ));
+        // Unbalanced: a live member with nothing counts zero.
+        assert!(!judge(&[("a", &["r0", "r1", "r2"])], &["a", "b"], &rs));
+        assert!(judge(&[("a", &["r0", "r1", "r2"])], &["a"], &rs));
+        // Accessed by a node that is not live, or a resource outside the group.
+        assert!(!judge(
+            &[("a", &["r0", "r1"]), ("c", &["r2"])],
+            &["a", "b"],
+            &rs
+        ));
+        assert!(!judge(
+            &[("a", &["r0", "r1"]), ("b", &["r2", "r9"])],
+            &["a", "b"],
+            &rs
+        ));
+        // A node that is not live but accesses nothing does not matter.
+        assert!(judge(
+            &[("a", &["r0", "r1"]), ("b", &["r2"]), ("c", &[])],
+            &["a", "b"],
+            &rs
+        ));
+        // Nothing to access: settled, whoever is live.
+        assert!(judge(&[], &[], &[]));
+        assert!(judge(&[], &["a", "b"], &[]));
+        assert!(!judge(&[], &[], &rs));
     }
 }

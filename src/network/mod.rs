@@ -11,9 +11,11 @@ pub use node::NodeArgs;
 pub use registry::RegistryArgs;
 pub use resources::ResourcesArgs;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
-/// Run `f` on a fresh multi-threaded tokio runtime, logging warnings (or `RUST_LOG`) to stderr.
+/// Run `f` on a fresh multi-threaded tokio runtime, logging warnings (or `RUST_LOG`) to stderr,
+/// in colour only when stderr is a terminal (a log file or a pipe gets plain text).
 fn block_on<F: std::future::Future<Output = Result<ExitCode, String>>>(
     f: F,
 ) -> Result<ExitCode, String> {
@@ -22,6 +24,7 @@ fn block_on<F: std::future::Future<Output = Result<ExitCode, String>>>(
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -3,8 +3,9 @@
 
 use super::target::RegistryTarget;
 use clap::Args;
-use net::monitor::{MonitorClient, Report};
+use harness::monitor::{MonitorClient, Report};
 use net::{NodeEvent, Rebalanser};
+use protocol::NodeConfig;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,12 +50,18 @@ pub async fn run(args: NodeArgs) -> Result<ExitCode, String> {
     };
     let (m1, m2) = (monitor.clone(), monitor);
     let stop_time = Duration::from_millis(args.stop_time);
+    let config = NodeConfig {
+        ttl: args.ttl,
+        min_rebalance_interval: args.min_rebalance_interval,
+        stop_budget: args.stop_budget,
+        ..NodeConfig::default()
+    };
     let handle = Rebalanser::builder()
         .registry(backend)
         .node_id(&args.name)
-        .ttl(Duration::from_millis(args.ttl))
-        .min_rebalance_interval(Duration::from_millis(args.min_rebalance_interval))
-        .stop_budget(Duration::from_millis(args.stop_budget))
+        .ttl(Duration::from_millis(config.ttl))
+        .min_rebalance_interval(Duration::from_millis(config.min_rebalance_interval))
+        .stop_budget(Duration::from_millis(config.stop_budget))
         .on_start(move |r| {
             let m = m1.clone();
             async move {
@@ -93,8 +100,9 @@ pub async fn run(args: NodeArgs) -> Result<ExitCode, String> {
         }
     });
     super::terminated().await;
-    let budget = Duration::from_millis(args.ttl + args.stop_budget) + Duration::from_secs(5);
-    let result = handle.shutdown(budget).await;
+    let result = handle
+        .shutdown(Duration::from_millis(config.shutdown_budget()))
+        .await;
     log.abort();
     result.map(|()| ExitCode::SUCCESS)
 }

@@ -19,7 +19,7 @@ pub mod embedded;
 pub mod etcd;
 
 use protocol::registry::WatchEvent;
-use protocol::{NodeId, Outcome, ReqId, Request};
+use protocol::{NodeConfig, NodeId, Outcome, ReqId, Request};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -56,12 +56,21 @@ pub struct LinkTimeouts {
     pub connect: Duration,
 }
 
+impl LinkTimeouts {
+    /// The timeouts a node with this configuration uses unless told otherwise: the core's
+    /// [`NodeConfig::request_timeout`] and [`NodeConfig::connect_timeout`], which say why.
+    pub fn for_config(config: &NodeConfig) -> LinkTimeouts {
+        LinkTimeouts {
+            request: Duration::from_millis(config.request_timeout()),
+            connect: Duration::from_millis(config.connect_timeout()),
+        }
+    }
+}
+
+/// Those of a node with the core's default configuration (ttl 3 s: 1 s and 500 ms).
 impl Default for LinkTimeouts {
     fn default() -> Self {
-        LinkTimeouts {
-            request: Duration::from_millis(1_000),
-            connect: Duration::from_millis(500),
-        }
+        LinkTimeouts::for_config(&NodeConfig::default())
     }
 }
 

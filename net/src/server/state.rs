@@ -7,7 +7,7 @@
 use super::store::Store;
 use super::ServerStats;
 use crate::wire::{ServerFrame, WireReply};
-use protocol::{NodeId, Registry, Request, Time};
+use protocol::{NodeConfig, NodeId, Registry, Request, Time};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,8 +18,6 @@ use tokio::time::Instant;
 const TICK: Duration = Duration::from_millis(10);
 /// Most messages applied before the batch is made durable and its replies sent.
 const BATCH: usize = 512;
-/// The longest lease a client may ask for: a day.
-const MAX_TTL: u64 = 86_400_000;
 
 pub(super) enum CoreMsg {
     Open {
@@ -151,6 +149,8 @@ impl Core {
         };
         let (group, client) = (c.group.clone(), c.client.clone());
         if let Request::Grant { ttl } = request {
+            // The longest lease is the core's bound (a day), which nodes check too.
+            const MAX_TTL: u64 = NodeConfig::MAX_TTL;
             if ttl == 0 || ttl > MAX_TTL {
                 let reply =
                     WireReply::Invalid(format!("lease ttl {ttl} ms is not in 1..={MAX_TTL}"));

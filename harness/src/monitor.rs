@@ -6,8 +6,8 @@
 //! connection, and keeps accessing, as it would in production). The demo draws its live table
 //! from here, and the chaos tests judge `no_double_access` and failover latency by it.
 
-use crate::wire::{FrameCodec, DEFAULT_MAX_FRAME};
 use futures_util::{SinkExt, StreamExt};
+use net::wire::{FrameCodec, DEFAULT_MAX_FRAME};
 use protocol::{NodeId, ResourceId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -69,25 +69,10 @@ pub struct MonitorState {
 
 impl MonitorState {
     /// Whether the group has settled: every one of `resources` is accessed by exactly one of
-    /// `live`, nothing else is accessed, and the per-node counts differ by at most one.
-    pub fn settled(&self, live: &BTreeSet<String>, resources: &BTreeSet<ResourceId>) -> bool {
-        if self.holders.len() != resources.len() {
-            return false;
-        }
-        let mut counts: BTreeMap<&str, usize> = live.iter().map(|n| (n.as_str(), 0)).collect();
-        for r in resources {
-            let Some(holders) = self.holders.get(r).filter(|h| h.len() == 1) else {
-                return false;
-            };
-            let holder = holders.iter().next().expect("one holder");
-            match counts.get_mut(holder.0.as_str()) {
-                Some(c) => *c += 1,
-                None => return false,
-            }
-        }
-        let max = counts.values().max().copied().unwrap_or(0);
-        let min = counts.values().min().copied().unwrap_or(0);
-        max - min <= 1
+    /// `live`, nothing else is accessed, and the per-node counts differ by at most one (the
+    /// core's [`protocol::properties::settled`], asked of what the nodes reported).
+    pub fn settled(&self, live: &BTreeSet<NodeId>, resources: &BTreeSet<ResourceId>) -> bool {
+        protocol::properties::settled(&self.by_node(), live, resources)
     }
 
     /// What each node accesses now.
