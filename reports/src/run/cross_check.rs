@@ -4,6 +4,7 @@
 //! holds under each and each kills every mutant. Each mutant's TLC counterexample is also
 //! replayed through the Rust core (`tla::replay`), which must reach the same violation.
 
+use super::check::{check, CheckRequest};
 use super::subject::{self, code, SEEDS};
 use super::Outcome;
 use crate::result::cross_check::{
@@ -11,7 +12,7 @@ use crate::result::cross_check::{
 };
 use crate::result::sim::SimReport;
 use crate::text::cross_check::{describe, describe_replay, describe_sim, render};
-use model::check::{CheckReport, Status};
+use model::check::{CheckOptions, CheckReport, Status};
 use protocol::Mutant;
 use std::path::Path;
 use std::time::Instant;
@@ -76,7 +77,17 @@ pub fn cross_check(workers: u16) -> Result<Outcome<CrossCheckReport>, String> {
     for (&subject, jobs) in subjects.iter().zip(&tlc_jobs) {
         let tlc = tlc_cell(subject, &subject::tlc(&dir, subject, jobs)?);
         progress(subject, "TLC", &describe(&tlc, "states"));
-        let model = model_cell(subject, &subject::model(subject, threads).result);
+        // As before: a mutant on the configuration `rebalanser mutants` gives for it (the
+        // plain portfolio's folded result carries no counterexample length yet).
+        let model_request = match subject {
+            None => subject::model_request(None),
+            Some(m) => CheckRequest::One(model::mutants::config_for(m)),
+        };
+        let options = CheckOptions {
+            threads,
+            ..CheckOptions::quiet(true)
+        };
+        let model = model_cell(subject, &check(&model_request, &options).result);
         progress(subject, "model checker", &describe(&model, "steps"));
         let sim = sim_cell(subject, &subject::simulate(subject, threads, false)?.result);
         progress(subject, "simulator", &describe_sim(&sim));
