@@ -260,6 +260,17 @@ impl LocalEtcd {
                 .await
                 .unwrap_or(false);
             if healthy {
+                // Whoever answered, it must be our process that still runs.
+                if let Some(child) = &mut self.child {
+                    if let Ok(Some(status)) = child.try_wait() {
+                        self.child = None;
+                        return Err(io::Error::other(format!(
+                            "etcd exited with {status} while another process answered on its \
+                             port; its log ends with:\n{}",
+                            self.log_tail(20)
+                        )));
+                    }
+                }
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -324,14 +335,35 @@ fn find_binary() -> io::Result<PathBuf> {
         })
 }
 
-/// Three distinct free loopback ports (the probes are held open together so they differ).
+/// Three distinct free loopback ports, never handed out before in this process.
+///
+/// They are taken below the kernel's ephemeral range (32768 and up on Linux), and each only once:
+/// a restart binds its ports again after they were free for a moment, and in that moment a port
+/// the kernel picked for another test's etcd or for an outgoing connection could take it; the
+/// restarted client would then talk to someone else's etcd.
 fn free_ports() -> io::Result<[u16; 3]> {
-    let probes = [(); 3].map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)));
-    let mut ports = [0; 3];
-    for (port, probe) in ports.iter_mut().zip(probes) {
-        *port = probe?.local_addr()?.port();
+    const FIRST: u32 = 20_000;
+    const WINDOW: u32 = 12_000;
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    // Processes start at different places in the window so that parallel runs rarely meet.
+    let start = std::process::id().wrapping_mul(2_654_435_761) % WINDOW;
+    let mut ports = Vec::with_capacity(3);
+    let mut probes = Vec::with_capacity(3);
+    while ports.len() < 3 {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        if n >= u64::from(WINDOW) {
+            return Err(io::Error::other(
+                "no free loopback port left for a local etcd in this process",
+            ));
+        }
+        let port = (FIRST + (start + n as u32) % WINDOW) as u16;
+        // Held open until all three are found, so that they differ and are free together.
+        if let Ok(probe) = TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
+            probes.push(probe);
+            ports.push(port);
+        }
     }
-    Ok(ports)
+    Ok([ports[0], ports[1], ports[2]])
 }
 
 fn fresh_dir() -> io::Result<PathBuf> {
