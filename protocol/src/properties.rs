@@ -325,6 +325,38 @@ pub fn min_interval(previous: Option<Time>, this: Time, interval: u64) -> Result
     }
 }
 
+/// When a write was made, for `min_interval_respected`: the previous write's true time, this
+/// one's, and the shortest interval allowed between them. A checker without time (the model)
+/// passes none, and the interval is not judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteTiming {
+    /// The previous assignment write, if any.
+    pub previous: Option<Time>,
+    /// This write.
+    pub now: Time,
+    /// The least true time between two writes (see [`crate::NodeConfig::drift_floor`]).
+    pub interval: u64,
+}
+
+/// Every property judged at the moment of an assignment write, in property order: the
+/// violations of `fenced_writes`, `assignment_well_formed` and (with `timing`)
+/// `min_interval_respected`. Checkers call this for each write [`assignment_writes`] finds.
+pub fn judge_write(w: &AssignmentWrite, timing: Option<WriteTiming>) -> Vec<(Property, String)> {
+    let mut violated = Vec::new();
+    if let Err(why) = fenced_write(w) {
+        violated.push((Property::FencedWrites, why));
+    }
+    if let Err(why) = well_formed_write(w) {
+        violated.push((Property::AssignmentWellFormed, why));
+    }
+    if let Some(t) = timing {
+        if let Err(why) = min_interval(t.previous, t.now, t.interval) {
+            violated.push((Property::MinIntervalRespected, why));
+        }
+    }
+    violated
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

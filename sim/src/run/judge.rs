@@ -7,21 +7,19 @@ impl<'c> Sim<'c> {
     pub(super) fn judge_writes(&mut self, client: &protocol::NodeId, before: u64) {
         let events: Vec<WatchEvent> = self.registry.history_since(before).cloned().collect();
         for w in assignment_writes(&self.registry, client, &events) {
-            if let Err(why) = fenced_write(&w) {
-                self.violate(Property::FencedWrites.name(), why);
-            }
-            if let Err(why) = well_formed_write(&w) {
-                self.violate(Property::AssignmentWellFormed.name(), why);
-            }
             // The interval is measured on node clocks, which may run fast by up to ρ.
             let t = &self.config.timing;
             let interval =
                 t.min_rebalance_interval - t.min_rebalance_interval * t.max_drift_permille / 1000;
-            let this = Time(self.now);
-            if let Err(why) = min_interval(self.last_write, this, interval) {
-                self.violate(Property::MinIntervalRespected.name(), why);
+            let timing = WriteTiming {
+                previous: self.last_write,
+                now: Time(self.now),
+                interval,
+            };
+            for (property, why) in judge_write(&w, Some(timing)) {
+                self.violate(property.name(), why);
             }
-            self.last_write = Some(this);
+            self.last_write = Some(timing.now);
         }
         if let Some(step) = self.current.as_mut() {
             step.registry.extend(events);
