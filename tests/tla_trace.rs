@@ -133,7 +133,7 @@ fn a_corrupted_trace_is_rejected_where_it_was_corrupted() {
             .as_array()
             .is_some_and(|a| !a.is_empty());
         if corrupted_step.is_none() && k > lines.len() / 2 && has_actions {
-            let set = v["spec"]["state"]["access"]["$fn"][0][1]["$set"]
+            let set = v["spec"]["state"]["nodes"][0]["process"]["app"]["accessing"]
                 .as_array_mut()
                 .unwrap();
             set.push(serde_json::json!("r8"));

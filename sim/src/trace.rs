@@ -79,9 +79,9 @@ pub struct TraceStep {
     pub state: Option<NodeState>,
     /// Properties first violated in this step.
     pub violations: Vec<String>,
-    /// The step in the TLA+ spec's terms: its actions, and (after any) the state.
+    /// The step for the TLA+ trace validation: its spec actions and the state after them.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub spec: Option<crate::spec_trace::SpecStep>,
+    pub spec: Option<crate::spec_step::SpecStep>,
 }
 
 impl TraceStep {

@@ -7,12 +7,16 @@
 //! and is the `rebalanser tla` command ([`command`]). Every result that goes to JSON
 //! deserializes back, typed.
 //!
-//! It may depend on `protocol`, `model` (the replay drives the model) and `sim` (the spec's
-//! vocabulary of a run, `sim::spec_trace`); never on the CLI, which only parses arguments and
-//! calls [`command`].
+//! The core's state reads in the spec's variables through one mapping, [`spec`], for both
+//! the traces and the replay.
+//!
+//! It may depend on `protocol`, `model` (the replay drives the model) and `sim` (whose traced
+//! runs record their spec actions and snapshots as data, `sim::SpecStep`); never on the CLI,
+//! which only parses arguments and calls [`command`].
 
 pub mod command;
 pub mod replay;
+pub mod spec;
 pub mod tlc;
 pub mod trace;
 pub mod value;

@@ -28,6 +28,7 @@
 //! accesses, the requests nobody waits for, lapsed leases, fault budgets and the write
 //! properties.
 
+use crate::spec;
 use crate::tlc::{self, TlaState, TlcJob};
 use crate::value::{canonical, parse_state, parse_value};
 use model::state::{WatchMsg, ORPHAN};
@@ -35,7 +36,6 @@ use model::{Action, ModelConfig, Pid, RebalanceModel, Start, State};
 use protocol::{AppCommand, Mutant, NodeId, Property, Request, ResourceId};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
-use sim::spec_trace;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::Path;
@@ -439,7 +439,7 @@ impl Setup {
     }
 
     fn function<'a>(&self, ids: impl Iterator<Item = &'a str>, f: impl Fn(usize) -> Json) -> Json {
-        spec_trace::function(ids.enumerate().map(|(i, id)| (json!(id), f(i))))
+        spec::function(ids.enumerate().map(|(i, id)| (json!(id), f(i))))
     }
 
     /// The model state in the spec's variables (see the module's docs for what is left out).
@@ -447,8 +447,8 @@ impl Setup {
         let s = &p.state;
         let node_ids = || self.nodes.iter().map(|n| n.0.as_str());
         let res_ids = || self.resources.iter().map(|r| r.0.as_str());
-        let mut reg = spec_trace::registry(&s.registry, &self.nodes, &self.resources);
-        reg["watchers"] = spec_trace::set(
+        let mut reg = spec::registry(&s.registry, &self.nodes, &self.resources);
+        reg["watchers"] = spec::set(
             self.nodes
                 .iter()
                 .filter(|n| s.registry.is_watching(n))
@@ -460,7 +460,7 @@ impl Setup {
             let req = match (node.pending_request(), &p.inflight[i]) {
                 // Timed out on its way, the UNKNOWN not read yet.
                 (Some(_), Some(request)) if p.half[i] == Some(Half::GaveUp) => json!({
-                    "op": spec_trace::request(request),
+                    "op": spec::request(request),
                     "st": "replied",
                     "out": { "k": "UNKNOWN" },
                 }),
@@ -475,9 +475,9 @@ impl Setup {
                         }))
                         .find(|r| r.req == id);
                     json!({
-                        "op": spec_trace::request(request),
+                        "op": spec::request(request),
                         "st": if answer.is_some() { "replied" } else { "sent" },
-                        "out": answer.and_then(|r| spec_trace::outcome(&r.outcome)),
+                        "out": answer.and_then(|r| spec::outcome(&r.outcome)),
                     })
                 }
                 _ => Json::Null,
@@ -485,12 +485,12 @@ impl Setup {
             let loc = self.function(res_ids(), |k| {
                 node.resources()
                     .get(&self.resources[k])
-                    .map_or(Json::Null, spec_trace::local)
+                    .map_or(Json::Null, spec::local)
             });
             json!({
-                "ph": spec_trace::phase(node.phase()),
+                "ph": spec::phase(node.phase()),
                 "l": node.lease().map_or(0, |l| l.0),
-                "view": spec_trace::view(node.view(), &self.nodes, &self.resources),
+                "view": spec::view(node.view(), &self.nodes, &self.resources),
                 "synced": node.synced(),
                 "watch": node.watch_state() == protocol::node::WatchState::Live,
                 "wr": node.wait_rev(),
@@ -507,7 +507,7 @@ impl Setup {
             })
         });
         let access = self.function(node_ids(), |i| {
-            spec_trace::set(s.processes[i].app.accessing.iter().map(|r| json!(r.0)))
+            spec::set(s.processes[i].app.accessing.iter().map(|r| json!(r.0)))
         });
         let up = self.function(node_ids(), |i| json!(s.processes[i].up));
         let mut wire: BTreeMap<String, (Json, u64)> = BTreeMap::new();
@@ -518,7 +518,7 @@ impl Setup {
                 .map(|k| &ch.requests[k as usize]);
             let orphans = ch.requests.iter().filter(|(id, _)| *id == ORPHAN);
             for (_, request) in orphans.chain(halved) {
-                if let Some(op) = spec_trace::request(request) {
+                if let Some(op) = spec::request(request) {
                     let w = json!({ "n": self.nodes[i].0, "op": op });
                     wire.entry(w.to_string()).or_insert((w, 0)).1 += 1;
                 }
@@ -532,8 +532,8 @@ impl Setup {
             "appq": appq,
             "access": access,
             "up": up,
-            "wire": spec_trace::function(wire.into_values().map(|(w, n)| (w, json!(n)))),
-            "lapsed": spec_trace::set(s.lapsed.iter().map(|l| json!(l.0))),
+            "wire": spec::function(wire.into_values().map(|(w, n)| (w, json!(n)))),
+            "lapsed": spec::set(s.lapsed.iter().map(|l| json!(l.0))),
             "budget": {
                 "crashes": b.crashes, "rpc": b.rpc_faults, "expiries": b.expiries,
                 "admin": b.admin_changes, "membership": b.membership_changes,

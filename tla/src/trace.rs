@@ -1,11 +1,14 @@
 //! Trace validation: simulator traces (`replay --trace-json`, `sim --trace-json`) become a TLA+
 //! module (`TraceData`), and TLC checks with `spec/RebalanserTrace.tla` that each is a
-//! behaviour of the spec. The simulator writes every event's spec actions and the state after them
-//! (sim/src/spec_trace.rs); here they are only read and rendered.
+//! behaviour of the spec. The simulator records every event's spec actions and a snapshot of the
+//! state after them as typed data (`sim::SpecStep`); here they are read in the spec's variables
+//! ([`crate::spec`]) and rendered.
 
+use crate::spec;
 use crate::tlc::{self, TlcJob};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
+use sim::SpecStep;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -63,22 +66,12 @@ pub fn load(file: &Path) -> Result<SpecTrace, String> {
         let Some(spec) = v.get("spec") else {
             continue;
         };
-        let actions = spec
-            .get("actions")
-            .and_then(Json::as_array)
-            .ok_or_else(|| bad(file, line_no, "\"spec\" has no \"actions\" list"))?;
-        let state = spec
-            .get("state")
-            .filter(|s| s.is_object())
-            .ok_or_else(|| bad(file, line_no, "\"spec\" has no \"state\" object"))?;
-        for key in ["reg", "nd", "access"] {
-            if state.get(key).is_none() {
-                return Err(bad(
-                    file,
-                    line_no,
-                    format!("the spec state has no \"{key}\""),
-                ));
-            }
+        let spec: SpecStep = serde_json::from_value(spec.clone())
+            .map_err(|e| bad(file, line_no, format!("\"spec\" is not a spec step ({e})")))?;
+        let state = spec::observed(&spec.state);
+        let actions: Vec<Json> = spec.actions.iter().flat_map(spec::actions).collect();
+        if obs0.is_some() && actions.is_empty() {
+            continue; // nothing the spec has (an orphan keep-alive)
         }
         if obs0.is_none() {
             if !actions.is_empty() {
@@ -87,19 +80,10 @@ pub fn load(file: &Path) -> Result<SpecTrace, String> {
             obs0 = Some(state.clone());
             continue;
         }
-        if actions.is_empty() {
-            return Err(bad(file, line_no, "a spec state without actions"));
-        }
-        for (j, a) in actions.iter().enumerate() {
-            if a.get("a").and_then(Json::as_str).is_none() {
-                return Err(bad(
-                    file,
-                    line_no,
-                    format!("action {j} has no name (\"a\")"),
-                ));
-            }
-            acts.push((step, a.clone()));
-            obs.push((j + 1 == actions.len()).then(|| state.clone()));
+        let last = actions.len() - 1;
+        for (j, a) in actions.into_iter().enumerate() {
+            acts.push((step, a));
+            obs.push((j == last).then(|| state.clone()));
         }
     }
     let obs0 = obs0.ok_or_else(|| {

@@ -1,4 +1,4 @@
-//! TLA+ values as TLC prints them, read back into the JSON encoding of `sim::spec_trace`
+//! TLA+ values as TLC prints them, read back into the JSON encoding of [`crate::spec`]
 //! (records as objects, `NONE` as `null`, `{"$set": [...]}`, `{"$fn": [[key, value], ...]}`),
 //! so that a TLC counterexample can be compared with the Rust core's state.
 //!

@@ -37,6 +37,8 @@ pub struct Lease {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Registry {
     rev: Revision,
+    // As pairs: JSON's object keys are strings, and a key is a record.
+    #[serde(with = "pairs")]
     kv: BTreeMap<Key, KeyValue>,
     leases: BTreeMap<LeaseId, Lease>,
     next_lease: u64,
@@ -67,6 +69,20 @@ impl Registry {
             watchers: BTreeMap::new(),
             history: VecDeque::new(),
             compact_rev: 1,
+        }
+    }
+
+    /// This registry without its watch history: its keys, leases and revision, as a snapshot
+    /// of the state needs them.
+    pub fn without_history(&self) -> Registry {
+        Registry {
+            rev: self.rev,
+            kv: self.kv.clone(),
+            leases: self.leases.clone(),
+            next_lease: self.next_lease,
+            watchers: self.watchers.clone(),
+            history: VecDeque::new(),
+            compact_rev: self.compact_rev,
         }
     }
 
@@ -366,5 +382,27 @@ impl Registry {
         }
         self.history.push_back(event);
         out
+    }
+}
+
+/// A map as a list of `[key, value]` pairs, for keys that are not strings.
+mod pairs {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
+        map: &BTreeMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map.iter())
+    }
+
+    pub fn deserialize<'de, K, V, D>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
     }
 }

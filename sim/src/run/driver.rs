@@ -113,6 +113,7 @@ impl<'c> Sim<'c> {
             self.hash.record(&(entry.at, &entry.ev));
             if self.options.trace {
                 self.current = Some(self.begin_step(&entry.ev));
+                self.spec_actions.clear();
             }
             self.silent = false;
             let violations = self.violations.len();
@@ -123,7 +124,8 @@ impl<'c> Sim<'c> {
             }
             let counted = !self.silent || self.violations.len() > violations;
             if let Some(step) = self.current.take().filter(|_| counted) {
-                self.trace.push(self.end_step(step));
+                let step = self.end_step(step);
+                self.trace.push(step);
             }
             self.step += u64::from(counted);
             self.popped += 1;
@@ -240,7 +242,7 @@ impl<'c> Sim<'c> {
                 if self.current.is_some() {
                     for l in live {
                         if self.registry.lease(protocol::LeaseId(l)).is_none() {
-                            self.label(spec_trace::action("Expire", None, json!({ "l": l })));
+                            self.label(SpecAction::Expire { lease: l });
                         }
                     }
                 }

@@ -217,11 +217,9 @@ impl<'c> Sim<'c> {
     }
 
     pub(super) fn crash(&mut self, i: usize, down: u64) {
-        self.label(spec_trace::action(
-            "Crash",
-            Some(&SimConfig::node_id(i)),
-            Json::Null,
-        ));
+        self.label(SpecAction::Crash {
+            node: SimConfig::node_id(i),
+        });
         self.processes[i].up = false;
         self.processes[i].node = self.fresh_node(i);
         self.processes[i].app.crash();

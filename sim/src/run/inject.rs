@@ -186,7 +186,7 @@ impl<'c> Sim<'c> {
                     };
                     let before = self.registry.revision();
                     let (_, deliveries) = self.registry.txn(&txn);
-                    self.label(spec_trace::action("Admin", None, json!({ "r": r.0 })));
+                    self.label(SpecAction::Admin { resource: r });
                     self.note_registry(before);
                     self.route(deliveries);
                 }

@@ -18,7 +18,7 @@ use crate::config::{Fault, Op, SimConfig};
 use crate::coverage::Coverage;
 use crate::fault::{FaultKind, FaultPlan};
 use crate::schedule::{self, Action, Planned};
-use crate::spec_trace;
+use crate::spec_step::{Snapshot, SnapshotNode, SpecAction, SpecStep};
 use crate::swarm;
 use crate::trace::{NodeState, TraceHash, TraceStep};
 use driver::{Entry, Ev};
@@ -38,7 +38,6 @@ use protocol::{
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value as Json};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 pub use tape::Tape;
@@ -201,6 +200,8 @@ pub(super) struct Sim<'c> {
     trace: Vec<TraceStep>,
     /// The trace step being built.
     current: Option<TraceStep>,
+    /// With tracing: the spec actions of the event being handled.
+    spec_actions: Vec<SpecAction>,
     /// The configuration's script, if it has one.
     script: Option<Script>,
     /// Every fault injected so far.
@@ -251,6 +252,7 @@ impl<'c> Sim<'c> {
             options,
             trace: Vec::new(),
             current: None,
+            spec_actions: Vec::new(),
             script: config.script.as_deref().map(Script::new),
             injected: Vec::new(),
             undo_pending: BTreeSet::new(),

@@ -94,18 +94,15 @@ impl<'c> Sim<'c> {
     }
 
     /// With tracing: the spec action for an awaited request's arrival.
-    pub(super) fn settle(&mut self, node: usize, req: ReqId, what: Json) {
+    pub(super) fn settle(&mut self, node: usize, req: ReqId, what: SpecAction) {
         self.hosts[node].settled.insert(req);
         self.label(what);
     }
 
     /// With tracing: one more spec action for the current event.
-    pub(super) fn label(&mut self, action: Json) {
-        if let Some(step) = self.current.as_mut() {
-            step.spec
-                .get_or_insert_with(Default::default)
-                .actions
-                .push(action);
+    pub(super) fn label(&mut self, action: SpecAction) {
+        if self.current.is_some() {
+            self.spec_actions.push(action);
         }
     }
 
@@ -119,32 +116,35 @@ impl<'c> Sim<'c> {
 
     /// With tracing: the spec action for node `i` taking `input` (in state `before`).
     pub(super) fn label_input(&mut self, i: usize, before: &Node, input: &Input) {
-        let n = SimConfig::node_id(i);
+        let node = SimConfig::node_id(i);
         let after = &self.processes[i].node;
-        let name = match input {
+        let action = match input {
             Input::Join => match before.phase() {
                 // The very first joins are the spec's initial state.
                 Phase::Idle if self.step == 0 => return,
-                Phase::Idle => "Restart",
-                Phase::Left => "Join",
+                Phase::Idle => SpecAction::Restart { node },
+                Phase::Left => SpecAction::Join { node },
                 _ => return,
             },
-            Input::Leave if before.phase() == Phase::Member => "Leave",
+            Input::Leave if before.phase() == Phase::Member => SpecAction::Leave { node },
             Input::Leave => return,
             Input::Reply { req, outcome } => {
                 if before.pending_request() == Some(*req) {
                     if !self.hosts[i].settled.remove(req) {
                         // Nothing of it reached the registry in the trace: failed before it was
                         // posted, or timed out (it may still land later).
-                        let what = match outcome {
-                            Outcome::PostFailed => spec_trace::fail(&n, FailureStep::PostRequest),
-                            _ => spec_trace::action("TimeOut", Some(&n), Json::Null),
-                        };
-                        self.label(what);
+                        let node = node.clone();
+                        self.label(match outcome {
+                            Outcome::PostFailed => SpecAction::Fail {
+                                node,
+                                step: FailureStep::PostRequest,
+                            },
+                            _ => SpecAction::TimeOut { node },
+                        });
                     }
-                    "Reply"
+                    SpecAction::Reply { node }
                 } else if before.lease().is_some() && after.lease().is_none() {
-                    "LeaseGone" // a keep-alive found the lease gone
+                    SpecAction::LeaseGone { node } // a keep-alive found the lease gone
                 } else {
                     return;
                 }
@@ -155,23 +155,29 @@ impl<'c> Sim<'c> {
                 if !live || before.view().rev == 0 || event.rev <= before.view().rev {
                     return;
                 }
-                let a = spec_trace::action("WatchTo", Some(&n), json!({ "rev": event.rev }));
-                return self.label(a);
+                SpecAction::WatchTo {
+                    node,
+                    rev: event.rev,
+                }
             }
             // A stream can break twice before the client notices: the second changes nothing.
             Input::WatchBroken if before == after => return,
-            Input::WatchBroken => "BreakWatch",
-            Input::Timer(TimerKind::Fence) | Input::Fence if before.lease().is_some() => "Lapse",
-            Input::Fence => return,
-            Input::Timer(TimerKind::RebalanceHold) if before.holding() => "HoldOver",
-            Input::Timer(TimerKind::Retry) if before.backing_off() => "Retry",
-            Input::Timer(_) => return,
-            Input::Started(r) | Input::Stopped(r) => {
-                let a = spec_trace::action("App", Some(&n), json!({ "r": r.0 }));
-                return self.label(a);
+            Input::WatchBroken => SpecAction::BreakWatch { node },
+            Input::Timer(TimerKind::Fence) | Input::Fence if before.lease().is_some() => {
+                SpecAction::Lapse { node }
             }
+            Input::Fence => return,
+            Input::Timer(TimerKind::RebalanceHold) if before.holding() => {
+                SpecAction::HoldOver { node }
+            }
+            Input::Timer(TimerKind::Retry) if before.backing_off() => SpecAction::Retry { node },
+            Input::Timer(_) => return,
+            Input::Started(r) | Input::Stopped(r) => SpecAction::App {
+                node,
+                resource: r.clone(),
+            },
         };
-        self.label(spec_trace::action(name, Some(&n), Json::Null));
+        self.label(action);
     }
 
     /// The group, readably: each node, then the registry's keys.
@@ -221,27 +227,28 @@ impl<'c> Sim<'c> {
         }
     }
 
-    /// The state in the spec's terms (see [`spec_trace`]).
-    pub(super) fn spec_state(&self) -> Json {
-        let nodes: Vec<protocol::NodeId> = (0..self.config.nodes).map(SimConfig::node_id).collect();
-        let resources: Vec<protocol::ResourceId> = (0..self.config.universe())
-            .map(SimConfig::resource_id)
-            .collect();
-        let nd = self.processes.iter().enumerate().map(|(i, p)| {
-            let req = p
-                .node
-                .pending_request()
-                .and_then(|r| self.hosts[i].sent.get(&r));
-            (
-                json!(nodes[i].0),
-                spec_trace::node(&p.node, p.up, req, &resources),
-            )
-        });
-        json!({
-            "reg": spec_trace::registry(&self.registry, &nodes, &resources),
-            "nd": spec_trace::function(nd),
-            "access": spec_trace::access(nodes.iter().zip(self.processes.iter().map(|p| &p.app.accessing))),
-        })
+    /// With tracing: the group as the spec trace records it (`tla::spec` reads it in the spec's
+    /// variables).
+    pub(super) fn snapshot(&self) -> Snapshot {
+        let nodes = self
+            .processes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| SnapshotNode {
+                process: p.clone(),
+                request: p
+                    .node
+                    .pending_request()
+                    .and_then(|r| self.hosts[i].sent.get(&r))
+                    .cloned(),
+            });
+        Snapshot {
+            registry: self.registry.without_history(),
+            nodes: nodes.collect(),
+            resources: (0..self.config.universe())
+                .map(SimConfig::resource_id)
+                .collect(),
+        }
     }
 
     pub(super) fn begin_step(&self, ev: &Ev) -> TraceStep {
@@ -260,9 +267,12 @@ impl<'c> Sim<'c> {
         }
     }
 
-    pub(super) fn end_step(&self, mut step: TraceStep) -> TraceStep {
-        if step.step == 0 || step.spec.is_some() {
-            step.spec.get_or_insert_with(Default::default).state = self.spec_state();
+    pub(super) fn end_step(&mut self, mut step: TraceStep) -> TraceStep {
+        if step.step == 0 || !self.spec_actions.is_empty() {
+            step.spec = Some(SpecStep {
+                actions: std::mem::take(&mut self.spec_actions),
+                state: self.snapshot(),
+            });
         }
         if let Some(name) = &step.node {
             if let Some(i) = node_index(&protocol::NodeId::new(name), self.config.nodes) {

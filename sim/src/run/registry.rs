@@ -40,7 +40,15 @@ impl<'c> Sim<'c> {
             if !step.applied() {
                 let replied = self.reply(&a, step.outcome());
                 if awaited && replied {
-                    self.settle(node, req, spec_trace::fail(&SimConfig::node_id(node), step));
+                    let node_id = SimConfig::node_id(node);
+                    self.settle(
+                        node,
+                        req,
+                        SpecAction::Fail {
+                            node: node_id,
+                            step,
+                        },
+                    );
                 }
                 return;
             }
@@ -98,29 +106,29 @@ impl<'c> Sim<'c> {
         if self.current.is_none() {
             return;
         }
+        if matches!(request, Request::KeepAlive { .. }) {
+            return; // the spec has no keep-alives
+        }
         let n = SimConfig::node_id(node);
-        let Some(op) = spec_trace::request(request) else {
-            return; // a keep-alive: the spec has none
-        };
         if !awaited {
             // Given up on (timed out, fenced, crashed), or a copy: it lands off the wire.
-            let name = if copied {
-                "DeliverOrphanKeep"
-            } else {
-                "DeliverOrphan"
-            };
-            return self.label(spec_trace::action(name, Some(&n), json!({ "op": op })));
+            return self.label(SpecAction::DeliverOrphan {
+                node: n,
+                request: request.clone(),
+                kept: copied,
+            });
         }
         if copied {
-            self.label(spec_trace::action("Duplicate", Some(&n), Json::Null));
+            self.label(SpecAction::Duplicate { node: n.clone() });
         }
         let what = match (fate, replied) {
-            (_, false) => spec_trace::fail(&n, FailureStep::PostReply),
-            (Fate::Fail(step), true) => spec_trace::fail(&n, step),
-            (Fate::Ok, true) if compacted => {
-                spec_trace::action("WatchCompacted", Some(&n), Json::Null)
-            }
-            (Fate::Ok, true) => spec_trace::action("Deliver", Some(&n), Json::Null),
+            (_, false) => SpecAction::Fail {
+                node: n,
+                step: FailureStep::PostReply,
+            },
+            (Fate::Fail(step), true) => SpecAction::Fail { node: n, step },
+            (Fate::Ok, true) if compacted => SpecAction::WatchCompacted { node: n },
+            (Fate::Ok, true) => SpecAction::Deliver { node: n },
         };
         self.settle(node, req, what);
     }

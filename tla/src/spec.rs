@@ -1,7 +1,6 @@
-//! The run in the vocabulary of the TLA+ spec (`tla/Rebalanser.tla`), for trace validation:
-//! with each event, the spec actions it amounts to and the state the spec must then be in.
-//! `rebalanser tla --validate-trace` turns these into a TLA+ module and asks TLC whether the
-//! spec has that behaviour.
+//! The one mapping of the Rust core's state to the TLA+ spec's variables
+//! (`spec/Rebalanser.tla`): the simulator's trace snapshots ([`observed`], [`action`]) for the
+//! trace validation, and the model's states for the counterexample replay ([`crate::replay`]).
 //!
 //! Values are JSON in a small encoding of TLA+ values: objects are records, `null` is `NONE`,
 //! and `{"$set": [...]}` and `{"$fn": [[key, value], ...]}` are sets and functions.
@@ -9,18 +8,9 @@
 use protocol::node::{Local, Phase, View, WatchState};
 use protocol::registry::{Compare, Key, Op, Registry, Request, Response, Value};
 use protocol::{Node, NodeId, Outcome, ResourceId, Session};
-use serde::Serialize;
 use serde_json::{json, Value as Json};
+use sim::{Snapshot, SpecAction};
 use std::collections::BTreeSet;
-
-/// What one event amounts to in the spec.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct SpecStep {
-    /// The spec actions, in order (each a record naming the action and its arguments).
-    pub actions: Vec<Json>,
-    /// The state after them: registry, nodes, what each application accesses.
-    pub state: Json,
-}
 
 /// A spec action on node `n`, with more arguments in `args`.
 pub fn action(name: &str, node: Option<&NodeId>, args: Json) -> Json {
@@ -288,4 +278,64 @@ pub fn access<'a>(
             .into_iter()
             .map(|(n, rs)| (json!(n.0), set(rs.iter().map(|r| json!(r.0))))),
     )
+}
+
+/// A traced action as the spec's action records (the trace module's `a` and its arguments): none
+/// for what the spec does not have (an orphan keep-alive), two for a duplicated request.
+pub fn actions(a: &SpecAction) -> Vec<Json> {
+    let on = |name: &str, node: &NodeId| action(name, Some(node), Json::Null);
+    vec![match a {
+        SpecAction::Deliver { node } => on("Deliver", node),
+        SpecAction::WatchCompacted { node } => on("WatchCompacted", node),
+        SpecAction::Fail { node, step } => fail(node, *step),
+        SpecAction::Duplicate { node } => on("Duplicate", node),
+        SpecAction::DeliverOrphan {
+            node,
+            request: r,
+            kept,
+        } => {
+            let Some(op) = request(r) else {
+                return Vec::new();
+            };
+            let name = if *kept {
+                "DeliverOrphanKeep"
+            } else {
+                "DeliverOrphan"
+            };
+            action(name, Some(node), json!({ "op": op }))
+        }
+        SpecAction::TimeOut { node } => on("TimeOut", node),
+        SpecAction::Reply { node } => on("Reply", node),
+        SpecAction::LeaseGone { node } => on("LeaseGone", node),
+        SpecAction::WatchTo { node, rev } => action("WatchTo", Some(node), json!({ "rev": rev })),
+        SpecAction::BreakWatch { node } => on("BreakWatch", node),
+        SpecAction::Lapse { node } => on("Lapse", node),
+        SpecAction::HoldOver { node } => on("HoldOver", node),
+        SpecAction::Retry { node } => on("Retry", node),
+        SpecAction::App { node, resource } => action("App", Some(node), json!({ "r": resource.0 })),
+        SpecAction::Crash { node } => on("Crash", node),
+        SpecAction::Restart { node } => on("Restart", node),
+        SpecAction::Join { node } => on("Join", node),
+        SpecAction::Leave { node } => on("Leave", node),
+        SpecAction::Expire { lease } => action("Expire", None, json!({ "l": lease })),
+        SpecAction::Admin { resource } => action("Admin", None, json!({ "r": resource.0 })),
+    }]
+}
+
+/// A traced state as the spec's observed variables: `reg`, `nd` (each node projected, with
+/// the request it awaits) and `access`.
+pub fn observed(s: &Snapshot) -> Json {
+    let nodes = s.node_ids();
+    let nd = s.nodes.iter().zip(&nodes).map(|(n, id)| {
+        let p = &n.process;
+        (
+            json!(id.0),
+            node(&p.node, p.up, n.request.as_ref(), &s.resources),
+        )
+    });
+    json!({
+        "reg": registry(&s.registry, &nodes, &s.resources),
+        "nd": function(nd),
+        "access": access(nodes.iter().zip(s.nodes.iter().map(|n| &n.process.app.accessing))),
+    })
 }
