@@ -6,6 +6,7 @@ use crate::liveness;
 use crate::properties::{explain, SOMETIMES};
 use crate::system::RebalanceModel;
 use crate::trace::{self, Trace};
+use protocol::Property;
 use serde::{Deserialize, Serialize};
 use stateright::{Checker, HasDiscoveries, Model};
 use std::collections::BTreeSet;
@@ -149,7 +150,8 @@ pub fn run(config: &ModelConfig, options: &CheckOptions) -> CheckReport {
     let target = config
         .mutant
         .map(|m| m.breaks())
-        .or((!config.timing_assumption).then_some("no_double_access"));
+        .or((!config.timing_assumption).then_some(Property::NoDoubleAccess))
+        .map(Property::name);
     let target_is_safety = target.is_some_and(|t| properties.iter().any(|p| p.name == t));
     builder = match target {
         Some(t) if target_is_safety => {
