@@ -3,7 +3,7 @@
 
 use crate::config::ModelConfig;
 use crate::liveness;
-use crate::properties::{explain, SOMETIMES};
+use crate::properties::{explain, Checked};
 use crate::system::RebalanceModel;
 use crate::trace::{self, Trace};
 use protocol::Property;
@@ -191,13 +191,12 @@ pub fn run(config: &ModelConfig, options: &CheckOptions) -> CheckReport {
         };
         let (reason, trace) = match found {
             Some((_, states, actions)) => (
-                if kind == "always" {
-                    explain(states.last().expect("a path has a state"), p.name)
-                } else {
-                    SOMETIMES
-                        .iter()
-                        .find(|(n, _)| *n == p.name)
-                        .map(|(_, what)| what.to_string())
+                match Checked::from_name(p.name) {
+                    Some(Checked::Always(property)) => {
+                        explain(states.last().expect("a path has a state"), property)
+                    }
+                    Some(Checked::Sometimes(s)) => Some(s.shows().to_string()),
+                    None => None,
                 },
                 Some(trace::render(&model, states, actions)),
             ),
@@ -249,8 +248,8 @@ pub fn run(config: &ModelConfig, options: &CheckOptions) -> CheckReport {
 fn eventually_unknown(reason: &str) -> Vec<PropertyResult> {
     liveness::EVENTUALLY
         .iter()
-        .map(|(name, _)| PropertyResult {
-            name: name.to_string(),
+        .map(|(property, _)| PropertyResult {
+            name: property.name().to_string(),
             kind: "eventually".into(),
             status: Status::Unknown,
             reason: Some(reason.into()),

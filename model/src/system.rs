@@ -14,6 +14,7 @@
 
 use crate::action::{Action, Pid};
 use crate::config::{ModelConfig, Start};
+use crate::properties::{Checked, Latches};
 use crate::state::{Budget, Channels, InFlightReply, State, WatchMsg, ORPHAN};
 use crate::symmetry;
 use protocol::properties::{assignment_writes, fenced_write, well_formed_write};
@@ -23,7 +24,6 @@ use protocol::{
     Registry, Request, TimerKind, World,
 };
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// The one instant of the abstract clock.
@@ -37,7 +37,7 @@ pub struct RebalanceModel {
     node_config: NodeConfig,
     /// Per property: whether its first discovery has been reported (see `properties`).
     /// `None` reports every discovery (the Explorer evaluates properties state by state).
-    latches: Option<Arc<[AtomicBool; 8]>>,
+    latches: Option<Arc<Latches>>,
 }
 
 impl RebalanceModel {
@@ -57,11 +57,9 @@ impl RebalanceModel {
         self
     }
 
-    /// Set property `index`'s latch; returns whether it was already set.
-    pub fn latch(&self, index: usize) -> bool {
-        self.latches
-            .as_ref()
-            .is_some_and(|l| l[index].swap(true, Ordering::Relaxed))
+    /// Set `property`'s latch; returns whether it was already set (never, without latches).
+    pub fn latch(&self, property: Checked) -> bool {
+        self.latches.as_ref().is_some_and(|l| l.set(property))
     }
 
     /// The world the properties look at.
