@@ -20,8 +20,8 @@ use crate::symmetry;
 use protocol::properties::{assignment_writes, fenced_write, well_formed_write};
 use protocol::registry::{Deliveries, Key};
 use protocol::{
-    admin, FailureStep, Input, Node, NodeConfig, NodeId, Outcome, Output, Process, Property,
-    Registry, Request, TimerKind, World,
+    admin, FailureStep, Input, Node, NodeConfig, Outcome, Output, Process, Property, Registry,
+    Request, TimerKind, World,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -501,7 +501,7 @@ impl RebalanceModel {
 
     fn route(&self, s: &mut State, deliveries: Deliveries) {
         for (client, event) in deliveries {
-            if let Some(i) = pid_of(&client) {
+            if let Some(i) = client.number() {
                 if i < s.processes.len() && s.processes[i].up {
                     s.channels[i].watch.push_back(WatchMsg::Event(event));
                 }
@@ -583,12 +583,4 @@ impl RebalanceModel {
         }
         s.registry.compact(floor);
     }
-}
-
-/// The process index of a model node name (`n3` → 2).
-pub fn pid_of(id: &NodeId) -> Option<usize> {
-    id.0.strip_prefix('n')?
-        .parse::<usize>()
-        .ok()?
-        .checked_sub(1)
 }
