@@ -165,7 +165,7 @@ impl Chaos {
             c.add_resource().await;
         }
         for i in 0..NODES {
-            c.spawn(&format!("n{i}"));
+            c.spawn(&NodeId::numbered(i).0);
         }
         c.settle("the group forms").await;
         c

@@ -92,7 +92,10 @@ fn mutants_lists_every_mutant_with_its_property() {
     let (code, out, _) = rebalanser(&["mutants"]);
     assert_eq!(code, 0);
     for m in protocol::Mutant::ALL {
-        assert!(out.contains(m.name()) && out.contains(m.breaks()), "{out}");
+        assert!(
+            out.contains(m.name()) && out.contains(m.breaks().name()),
+            "{out}"
+        );
     }
 }
 

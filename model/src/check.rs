@@ -3,9 +3,10 @@
 
 use crate::config::ModelConfig;
 use crate::liveness;
-use crate::properties::{explain, SOMETIMES};
+use crate::properties::{explain, Checked};
 use crate::system::RebalanceModel;
 use crate::trace::{self, Trace};
+use protocol::Property;
 use serde::{Deserialize, Serialize};
 use stateright::{Checker, HasDiscoveries, Model};
 use std::collections::BTreeSet;
@@ -149,7 +150,8 @@ pub fn run(config: &ModelConfig, options: &CheckOptions) -> CheckReport {
     let target = config
         .mutant
         .map(|m| m.breaks())
-        .or((!config.timing_assumption).then_some("no_double_access"));
+        .or((!config.timing_assumption).then_some(Property::NoDoubleAccess))
+        .map(Property::name);
     let target_is_safety = target.is_some_and(|t| properties.iter().any(|p| p.name == t));
     builder = match target {
         Some(t) if target_is_safety => {
@@ -189,13 +191,12 @@ pub fn run(config: &ModelConfig, options: &CheckOptions) -> CheckReport {
         };
         let (reason, trace) = match found {
             Some((_, states, actions)) => (
-                if kind == "always" {
-                    explain(states.last().expect("a path has a state"), p.name)
-                } else {
-                    SOMETIMES
-                        .iter()
-                        .find(|(n, _)| *n == p.name)
-                        .map(|(_, what)| what.to_string())
+                match Checked::from_name(p.name) {
+                    Some(Checked::Always(property)) => {
+                        explain(states.last().expect("a path has a state"), property)
+                    }
+                    Some(Checked::Sometimes(s)) => Some(s.shows().to_string()),
+                    None => None,
                 },
                 Some(trace::render(&model, states, actions)),
             ),
@@ -247,8 +248,8 @@ pub fn run(config: &ModelConfig, options: &CheckOptions) -> CheckReport {
 fn eventually_unknown(reason: &str) -> Vec<PropertyResult> {
     liveness::EVENTUALLY
         .iter()
-        .map(|(name, _)| PropertyResult {
-            name: name.to_string(),
+        .map(|(property, _)| PropertyResult {
+            name: property.name().to_string(),
             kind: "eventually".into(),
             status: Status::Unknown,
             reason: Some(reason.into()),

@@ -100,7 +100,7 @@ impl ModelConfig {
 
     /// Node `i`'s name (`n1`, `n2`, ...).
     pub fn node_id(i: usize) -> NodeId {
-        NodeId::new(format!("n{}", i + 1))
+        NodeId::numbered(i)
     }
 
     /// Resource `i`'s name (`r1`, ...). Index `resources` is the spare an admin may add.

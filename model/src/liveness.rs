@@ -17,6 +17,7 @@ use crate::state::State;
 use crate::system::RebalanceModel;
 use crate::trace;
 use protocol::properties::{all_resources_accessed, rebalance_completes};
+use protocol::Property;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
@@ -34,11 +35,11 @@ pub struct Liveness {
 type Good = fn(&State) -> bool;
 
 /// The eventually-properties and their "good" states.
-pub const EVENTUALLY: [(&str, Good); 2] = [
-    ("all_resources_accessed", |s| {
+pub const EVENTUALLY: [(Property, Good); 2] = [
+    (Property::AllResourcesAccessed, |s| {
         all_resources_accessed(&RebalanceModel::world(s))
     }),
-    ("rebalance_completes", |s| {
+    (Property::RebalanceCompletes, |s| {
         rebalance_completes(&RebalanceModel::world(s))
     }),
 ];
@@ -121,7 +122,8 @@ pub fn run(model: &RebalanceModel, timeout: Option<Duration>, progress: bool) ->
     drop(edges);
 
     let mut results = Vec::new();
-    for (bit, (name, _)) in EVENTUALLY.iter().enumerate() {
+    for (bit, (property, _)) in EVENTUALLY.iter().enumerate() {
+        let name = property.name();
         if !complete {
             results.push(PropertyResult {
                 name: name.to_string(),

@@ -14,16 +14,16 @@
 
 use crate::action::{Action, Pid};
 use crate::config::{ModelConfig, Start};
+use crate::properties::{Checked, Latches};
 use crate::state::{Budget, Channels, InFlightReply, State, WatchMsg, ORPHAN};
 use crate::symmetry;
 use protocol::properties::{assignment_writes, judge_write};
 use protocol::registry::{Deliveries, Key};
 use protocol::{
-    admin, FailureStep, Input, Node, NodeConfig, NodeId, Outcome, Output, Process, Registry,
-    Request, TimerKind, World,
+    admin, FailureStep, Input, Node, NodeConfig, Outcome, Output, Process, Registry, Request,
+    TimerKind, World,
 };
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// The one instant of the abstract clock.
@@ -37,7 +37,7 @@ pub struct RebalanceModel {
     node_config: NodeConfig,
     /// Per property: whether its first discovery has been reported (see `properties`).
     /// `None` reports every discovery (the Explorer evaluates properties state by state).
-    latches: Option<Arc<[AtomicBool; 8]>>,
+    latches: Option<Arc<Latches>>,
 }
 
 impl RebalanceModel {
@@ -57,11 +57,9 @@ impl RebalanceModel {
         self
     }
 
-    /// Set property `index`'s latch; returns whether it was already set.
-    pub fn latch(&self, index: usize) -> bool {
-        self.latches
-            .as_ref()
-            .is_some_and(|l| l[index].swap(true, Ordering::Relaxed))
+    /// Set `property`'s latch; returns whether it was already set (never, without latches).
+    pub fn latch(&self, property: Checked) -> bool {
+        self.latches.as_ref().is_some_and(|l| l.set(property))
     }
 
     /// The world the properties look at.
@@ -498,7 +496,7 @@ impl RebalanceModel {
 
     fn route(&self, s: &mut State, deliveries: Deliveries) {
         for (client, event) in deliveries {
-            if let Some(i) = pid_of(&client) {
+            if let Some(i) = client.number() {
                 if i < s.processes.len() && s.processes[i].up {
                     s.channels[i].watch.push_back(WatchMsg::Event(event));
                 }
@@ -580,12 +578,4 @@ impl RebalanceModel {
         }
         s.registry.compact(floor);
     }
-}
-
-/// The process index of a model node name (`n3` → 2).
-pub fn pid_of(id: &NodeId) -> Option<usize> {
-    id.0.strip_prefix('n')?
-        .parse::<usize>()
-        .ok()?
-        .checked_sub(1)
 }

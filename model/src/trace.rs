@@ -9,7 +9,7 @@ use crate::state::{State, WatchMsg};
 use crate::symmetry;
 use crate::system::RebalanceModel;
 use protocol::registry::Key;
-use protocol::{Local, Outcome, TimerKind};
+use protocol::{Local, NodeId, Outcome, TimerKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -78,7 +78,7 @@ fn concrete_action(model: &RebalanceModel, s: &State, hint: &Action, target: &St
 }
 
 fn name(pid: u8) -> String {
-    format!("n{}", pid + 1)
+    NodeId::numbered(pid.into()).to_string()
 }
 
 /// Who takes step `a`: a node, `registry`, `admin`, `app n1` or `fault`.
@@ -284,13 +284,13 @@ pub fn changes(a: &State, b: &State) -> Vec<String> {
     for (i, (ca, cb)) in a.channels.iter().zip(&b.channels).enumerate() {
         for (_, r) in &cb.requests {
             if !ca.requests.iter().any(|(_, x)| x == r) {
-                out.push(format!("n{}: sends {r}", i + 1));
+                out.push(format!("{}: sends {r}", NodeId::numbered(i)));
             }
         }
         if cb.timers.contains(&TimerKind::Fence) != ca.timers.contains(&TimerKind::Fence)
             && !cb.timers.contains(&TimerKind::Fence)
         {
-            out.push(format!("n{}: fence timer disarmed", i + 1));
+            out.push(format!("{}: fence timer disarmed", NodeId::numbered(i)));
         }
     }
     out

@@ -33,22 +33,20 @@ fn trace_of(r: &CheckReport, name: &str) -> model::trace::Trace {
 
 fn assert_killed(m: Mutant) {
     let c = config_for(m);
-    let r = if protocol::Property::from_name(m.breaks()).map(|p| p.kind())
-        == Some(protocol::properties::Kind::Eventually)
-    {
+    let r = if m.breaks().kind() == protocol::properties::Kind::Eventually {
         run(&c)
     } else {
         run_safety(&c)
     };
     assert_eq!(
-        status(&r, m.breaks()),
+        status(&r, m.breaks().name()),
         Status::Violated,
         "{} ({}) survived: {:?}",
         m.name(),
         m.code(),
         r.properties
     );
-    assert!(!trace_of(&r, m.breaks()).steps.is_empty());
+    assert!(!trace_of(&r, m.breaks().name()).steps.is_empty());
 }
 
 #[test]

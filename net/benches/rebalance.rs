@@ -18,10 +18,10 @@ use tokio::runtime::Runtime;
 const RESOURCES: usize = 1_000;
 const NODES: usize = 10;
 
-fn node(addr: &str, name: &str) -> NodeHandle {
+fn node(addr: &str, id: &NodeId) -> NodeHandle {
     Rebalanser::builder()
         .registry(EmbeddedBackend::new(addr, "bench"))
-        .node_id(name)
+        .node_id(&id.0)
         .ttl(Duration::from_secs(5))
         .min_rebalance_interval(Duration::from_millis(50))
         .stop_budget(Duration::from_millis(500))
@@ -96,7 +96,7 @@ fn bench(c: &mut Criterion) {
                     let group = group().await;
                     let start = Instant::now();
                     let nodes: Vec<NodeHandle> = (0..NODES)
-                        .map(|i| node(&group.addr, &format!("n{i}")))
+                        .map(|i| node(&group.addr, &NodeId::numbered(i)))
                         .collect();
                     until_settled(&nodes).await;
                     total += start.elapsed();
@@ -113,7 +113,7 @@ fn bench(c: &mut Criterion) {
     let (group, mut nodes) = rt.block_on(async {
         let group = group().await;
         let nodes: Vec<NodeHandle> = (0..NODES)
-            .map(|i| node(&group.addr, &format!("n{i}")))
+            .map(|i| node(&group.addr, &NodeId::numbered(i)))
             .collect();
         until_settled(&nodes).await;
         (group, nodes)
@@ -124,7 +124,7 @@ fn bench(c: &mut Criterion) {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     let start = Instant::now();
-                    nodes.push(node(&group.addr, "n10"));
+                    nodes.push(node(&group.addr, &NodeId::numbered(NODES)));
                     until_settled(&nodes).await;
                     total += start.elapsed();
                     let n = nodes.pop().unwrap();
@@ -140,7 +140,7 @@ fn bench(c: &mut Criterion) {
             rt.block_on(async {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    nodes.push(node(&group.addr, "n10"));
+                    nodes.push(node(&group.addr, &NodeId::numbered(NODES)));
                     until_settled(&nodes).await;
                     let n = nodes.pop().unwrap();
                     let start = Instant::now();

@@ -17,6 +17,23 @@ impl NodeId {
     pub fn new(name: impl AsRef<str>) -> Self {
         NodeId(CompactString::new(name.as_ref()))
     }
+
+    /// The `i`-th node (0-based) of a group whose nodes are numbered, named `n{i+1}`: `n1` for
+    /// 0. The model checker, the simulator and the tests name their nodes so.
+    pub fn numbered(i: usize) -> NodeId {
+        NodeId(compact_str::format_compact!("n{}", i + 1))
+    }
+
+    /// The inverse of [`NodeId::numbered`]: `Some(i)` if this is the `i`-th numbered node (`n3`
+    /// gives 2), `None` for any other name (`n0`, `n01`, `node-1`).
+    pub fn number(&self) -> Option<usize> {
+        let digits = self.0.strip_prefix('n')?;
+        // Only the canonical spelling: parse would also take `+1` and `01`.
+        if digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse::<usize>().ok()?.checked_sub(1)
+    }
 }
 
 impl ResourceId {
@@ -85,3 +102,20 @@ impl Time {
 
 /// Identifies one request of one node, so that its reply can be matched (and a stale reply ignored).
 pub type ReqId = u64;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbered_nodes_start_at_n1_and_number_inverts_numbered() {
+        assert_eq!(NodeId::numbered(0), NodeId::new("n1"));
+        assert_eq!(NodeId::numbered(11), NodeId::new("n12"));
+        for i in [0, 1, 9, 10, 99, usize::MAX - 1] {
+            assert_eq!(NodeId::numbered(i).number(), Some(i));
+        }
+        for other in ["n0", "n01", "n+1", "n", "n1x", "m1", "node-1", "", "n-1"] {
+            assert_eq!(NodeId::new(other).number(), None, "{other}");
+        }
+    }
+}

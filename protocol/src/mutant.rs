@@ -1,6 +1,7 @@
 //! The catalogue of deliberate defects. Off by default; each names the property it breaks, so
 //! every checker can prove that it finds real bugs.
 
+use crate::properties::Property;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -71,16 +72,16 @@ impl Mutant {
     }
 
     /// The property (DESIGN.md section 7) that the defect breaks.
-    pub fn breaks(self) -> &'static str {
+    pub fn breaks(self) -> Property {
         match self {
-            Mutant::RemoveResourceClearsBarrier => "no_double_access",
-            Mutant::StartBeforeBarrier => "access_holds_barrier",
-            Mutant::ReleaseBarrierBeforeStopAck => "access_holds_barrier",
-            Mutant::UnfencedAssignmentWrite => "fenced_writes",
-            Mutant::NoSelfFence => "no_double_access",
-            Mutant::UnknownAsFailure => "all_resources_accessed",
-            Mutant::ImbalancedAllocation => "assignment_well_formed",
-            Mutant::OwnerOnlyRelease => "access_holds_barrier",
+            Mutant::RemoveResourceClearsBarrier => Property::NoDoubleAccess,
+            Mutant::StartBeforeBarrier => Property::AccessHoldsBarrier,
+            Mutant::ReleaseBarrierBeforeStopAck => Property::AccessHoldsBarrier,
+            Mutant::UnfencedAssignmentWrite => Property::FencedWrites,
+            Mutant::NoSelfFence => Property::NoDoubleAccess,
+            Mutant::UnknownAsFailure => Property::AllResourcesAccessed,
+            Mutant::ImbalancedAllocation => Property::AssignmentWellFormed,
+            Mutant::OwnerOnlyRelease => Property::AccessHoldsBarrier,
         }
     }
 

@@ -12,16 +12,16 @@ const NODES: usize = 6;
 const RESOURCES: usize = 12;
 
 fn node(i: usize) -> NodeId {
-    NodeId::new(format!("n{i}"))
+    NodeId::numbered(i)
 }
 
 fn res(i: usize) -> ResourceId {
     ResourceId::new(format!("r{i}"))
 }
 
-/// The index of a node named `n{i}`.
+/// The index of a node named by [`node`].
 fn node_index(n: &NodeId) -> usize {
-    n.0[1..].parse().expect("node names are n0..n5")
+    n.number().expect("node names are n1..n6")
 }
 
 /// Distinct members, in a random seniority order.

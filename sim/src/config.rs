@@ -393,7 +393,7 @@ impl SimConfig {
 
     /// Node `i`'s name (`n1`, ...).
     pub fn node_id(i: usize) -> NodeId {
-        NodeId::new(format!("n{}", i + 1))
+        NodeId::numbered(i)
     }
 
     /// Resource `i`'s name (`r1`, ...). Indexes from `resources` on are the spares an

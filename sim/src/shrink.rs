@@ -655,12 +655,7 @@ fn heaviest(weight: &[usize], k: usize) -> Vec<usize> {
 /// `f` with node indexes renamed by `node` (`None`: the node is gone, and so is the fault).
 fn map_nodes(mut f: Fault, node: impl Fn(usize) -> Option<usize>) -> Option<Fault> {
     let id = |n: &mut NodeId| -> Option<()> {
-        let i =
-            n.0.strip_prefix('n')?
-                .parse::<usize>()
-                .ok()?
-                .checked_sub(1)?;
-        *n = SimConfig::node_id(node(i)?);
+        *n = SimConfig::node_id(node(n.number()?)?);
         Some(())
     };
     match &mut f {

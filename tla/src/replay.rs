@@ -821,13 +821,13 @@ fn judge(setup: &Setup, p: &Point, property: &str) -> Result<String, String> {
             return Err(format!("the core has no property named {name}"));
         };
         if prop.kind() == protocol::properties::Kind::Always {
-            match model::properties::explain(&p.state, name) {
+            match model::properties::explain(&p.state, prop) {
                 Some(why) => return Ok(why),
                 None => why_not.push(format!("{name} holds in the core's state")),
             }
             continue;
         }
-        let Some((_, good)) = model::liveness::EVENTUALLY.iter().find(|(n, _)| n == name) else {
+        let Some((_, good)) = model::liveness::EVENTUALLY.iter().find(|(e, _)| *e == prop) else {
             return Err(format!("the core cannot judge {name}"));
         };
         match fault_free_reach(setup, p, *good) {

@@ -74,12 +74,19 @@ impl NodeConfig {
         self.ttl / 3
     }
 
+    /// The shortest local time that a true duration of `d` ms can measure under the max drift
+    /// ρ: `d·(1−ρ)`, as `d` less its drift allowance `⌊d·ρ⌋`. It bounds, for instance, how long
+    /// a lease of `ttl` on the registry's clock lasts on a node's, and how far apart in true time
+    /// two events are that a node's clock timed `d` apart.
+    pub fn drift_floor(&self, d: u64) -> u64 {
+        d - d * self.max_drift_permille / 1000
+    }
+
     /// Time from the (local) send of an acknowledged keep-alive until the node must have fenced
     /// itself: the lease lives at least `ttl` on the registry clock from that send, which is at
     /// least `ttl·(1−ρ)` locally, and the application needs `stop_budget` of that to stop.
     pub fn fence_margin(&self) -> u64 {
-        let ttl_local = self.ttl - self.ttl * self.max_drift_permille / 1000;
-        ttl_local.saturating_sub(self.stop_budget)
+        self.drift_floor(self.ttl).saturating_sub(self.stop_budget)
     }
 
     /// The self-fencing deadline for a keep-alive (or grant) sent at `sent_at`.
@@ -137,6 +144,23 @@ mod tests {
         assert!(e.contains("86400001") && e.contains("a day"), "{e}");
         assert!(with_ttl(u64::MAX).validate().is_err());
         assert!(with_ttl(0).validate().is_err());
+    }
+
+    #[test]
+    fn the_drift_floor_takes_the_drift_allowance_off() {
+        let c = NodeConfig {
+            max_drift_permille: 10,
+            ..NodeConfig::default()
+        };
+        assert_eq!(c.drift_floor(3_000), 2_970);
+        assert_eq!(c.drift_floor(1_050), 1_040, "the allowance rounds down");
+        assert_eq!(c.drift_floor(0), 0);
+        let exact = NodeConfig {
+            max_drift_permille: 0,
+            ..NodeConfig::default()
+        };
+        assert_eq!(exact.drift_floor(1_234), 1_234);
+        assert_eq!(c.fence_margin(), 2_970 - c.stop_budget);
     }
 
     #[test]

@@ -37,8 +37,8 @@ impl Profile {
 pub enum Job {
     /// The model checker.
     Check(CheckRequest),
-    /// The simulator.
-    Sim(SimRequest),
+    /// The simulator (boxed: its request is much larger than the others).
+    Sim(Box<SimRequest>),
     /// TLC on one configuration of the spec folder, with the mutant set where given.
     Tla {
         /// The configuration's name.
@@ -164,7 +164,7 @@ fn sim_run(name: &str, req: SimRequest) -> Run {
     Run {
         name: name.to_string(),
         checker: "sim",
-        job: Job::Sim(req),
+        job: Job::Sim(Box::new(req)),
         command,
     }
 }

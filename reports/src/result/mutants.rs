@@ -27,7 +27,7 @@ pub fn mutant_catalogue() -> Vec<MutantEntry> {
         .map(|m| MutantEntry {
             code: m.code().to_string(),
             name: m.name().to_string(),
-            breaks: m.breaks().to_string(),
+            breaks: m.breaks().name().to_string(),
             description: m.description().to_string(),
             command: check_command(&model::mutants::config_for(m)),
         })

@@ -9,8 +9,7 @@ impl<'c> Sim<'c> {
         for w in assignment_writes(&self.registry, client, &events) {
             // The interval is measured on node clocks, which may run fast by up to ρ.
             let t = &self.config.timing;
-            let interval =
-                t.min_rebalance_interval - t.min_rebalance_interval * t.max_drift_permille / 1000;
+            let interval = t.drift_floor(t.min_rebalance_interval);
             let timing = WriteTiming {
                 previous: self.last_write,
                 now: Time(self.now),

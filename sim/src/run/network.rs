@@ -43,14 +43,9 @@ pub(super) enum Direction {
     Watch,
 }
 
-/// The index of a simulated node name (`n3` → 2).
+/// The index of a simulated node name (`n3` → 2), if it is one of the run's `nodes`.
 pub(super) fn node_index(id: &protocol::NodeId, nodes: usize) -> Option<usize> {
-    let i =
-        id.0.strip_prefix('n')?
-            .parse::<usize>()
-            .ok()?
-            .checked_sub(1)?;
-    (i < nodes).then_some(i)
+    id.number().filter(|i| *i < nodes)
 }
 
 impl<'c> Sim<'c> {
