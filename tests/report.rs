@@ -92,8 +92,8 @@ fn check_junit(path: &Path) -> Vec<(String, String, String)> {
 
 /// The clean protocol's results from each checker make a report that holds, with every file.
 /// The results come from small runs of each checker: the quick profile's own commands (the
-/// combined default of `check`, TLC's `ci` and `liveness`) repeat what the portfolio test and
-/// the cross-check run already, and running a profile is what the mutant test below does.
+/// combined default of `check`, TLC's `ci` and `liveness`) repeat what the cross-check runs
+/// already, and running a profile is what the mutant test below does.
 #[test]
 fn a_clean_report_holds_and_writes_every_file() {
     common::require_tlc();
@@ -379,7 +379,7 @@ fn bad_from_files_exit_2_naming_the_file() {
 }
 
 #[test]
-fn a_cross_check_result_adds_the_kill_matrix_and_a_survivor_fails_the_report() {
+fn a_cross_check_result_adds_the_kill_matrix_and_a_break_of_parity_fails_the_report() {
     let dir = scratch("kills");
     let cell = |verdict: &str, property: Option<&str>| serde_json::json!({"verdict": verdict, "property": property, "length": 3, "seconds": 1.0});
     // The simulator's cell also says how many seeds it ran.
@@ -390,7 +390,7 @@ fn a_cross_check_result_adds_the_kill_matrix_and_a_survivor_fails_the_report() {
         c["events"] = 500_000.into();
         c
     };
-    let cross_check = |m2: &str, all_agree: bool| {
+    let cross_check = |clean_model: &serde_json::Value, m2: &str, all_agree: bool| {
         serde_json::json!({
             "schema_version": 1,
             "command": "tla --cross-check",
@@ -398,7 +398,7 @@ fn a_cross_check_result_adds_the_kill_matrix_and_a_survivor_fails_the_report() {
             "seconds": 9.0,
             "rows": [
                 {"subject": "clean", "name": "clean protocol",
-                 "cells": {"tlc": cell("holds", None), "model": cell("holds", None),
+                 "cells": {"tlc": cell("holds", None), "model": clean_model,
                            "sim": sim("holds", None)}},
                 {"subject": "M2", "name": "start-before-barrier",
                  "cells": {"tlc": cell("killed", Some("access_holds_barrier")),
@@ -409,12 +409,16 @@ fn a_cross_check_result_adds_the_kill_matrix_and_a_survivor_fails_the_report() {
             ]
         })
     };
-    for (name, m2, agree, expected) in [
-        ("parity", "killed", true, 0),
-        ("survivor", "survived", false, 1),
+    let holds = cell("holds", None);
+    let mut inconclusive = cell("inconclusive", None);
+    inconclusive["unexplored"] = "lapse is not exhaustive (a bound or time-out stopped it)".into();
+    for (name, clean_model, m2, agree, expected) in [
+        ("parity", &holds, "killed", true, 0),
+        ("survivor", &holds, "survived", false, 1),
+        ("inconclusive", &inconclusive, "killed", false, 1),
     ] {
         let file = dir.join(format!("{name}.json"));
-        std::fs::write(&file, cross_check(m2, agree).to_string()).unwrap();
+        std::fs::write(&file, cross_check(clean_model, m2, agree).to_string()).unwrap();
         let out = dir.join(format!("out-{name}"));
         let (code, stdout, stderr) = common::rebalanser(&[
             "report",
@@ -434,6 +438,30 @@ fn a_cross_check_result_adds_the_kill_matrix_and_a_survivor_fails_the_report() {
         assert_eq!(html.contains("NO MUTANT PARITY"), !agree, "{name}");
         let md = std::fs::read_to_string(out.join("report.md")).unwrap();
         assert!(md.contains("Mutant kill matrix"), "{name}");
+        // JUnit shows parity too: a failing case for the cell that breaks it.
+        let failures = check_junit(&out.join("junit.xml"));
+        let broken: Vec<&str> = failures
+            .iter()
+            .filter(|(suite, _, _)| suite == "mutant parity")
+            .map(|(_, case, _)| case.as_str())
+            .collect();
+        let expected_broken: &[&str] = match name {
+            "survivor" => &["M2/model"],
+            "inconclusive" => &["clean/model"],
+            _ => &[],
+        };
+        assert_eq!(broken, expected_broken, "{name}");
+        if name == "inconclusive" {
+            assert_eq!(rows[0]["cells"][1]["verdict"], "inconclusive");
+            assert!(
+                html.contains("inconclusive: lapse is not exhaustive"),
+                "{html}"
+            );
+            assert!(
+                md.contains("❌ inconclusive: lapse is not exhaustive"),
+                "{md}"
+            );
+        }
     }
 }
 

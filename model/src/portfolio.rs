@@ -172,6 +172,57 @@ pub fn run(
     fold(rows, options)
 }
 
+impl CheckReport {
+    /// Whether this portfolio run of `entries` explored all that its "holds" claims: every
+    /// entry ran, none violated a property, each explored its whole state space (no bound or
+    /// time-out stopped it), and every property holds or, for a `sometimes` property, was
+    /// reached by some entry (else the configurations never exercise what it watches). `Err`
+    /// names the first shortfall.
+    pub fn complete(&self, entries: &[Entry]) -> Result<(), String> {
+        let ran: Vec<&str> = self.rows.iter().map(|r| r.name.as_str()).collect();
+        let asked: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+        if ran != asked {
+            return Err(format!(
+                "the portfolio ran [{}], not [{}]",
+                ran.join(", "),
+                asked.join(", ")
+            ));
+        }
+        for row in &self.rows {
+            if let Some(p) = row
+                .report
+                .properties
+                .iter()
+                .find(|p| p.status == Status::Violated)
+            {
+                return Err(format!("{}: {} is violated", row.name, p.name));
+            }
+            if !row.report.figures.exhaustive {
+                return Err(format!(
+                    "{} is not exhaustive (a bound or time-out stopped it)",
+                    row.name
+                ));
+            }
+        }
+        match self
+            .properties
+            .iter()
+            .find(|p| !matches!(p.status, Status::Holds | Status::Reached))
+        {
+            Some(p) => Err(format!(
+                "{} is {} over the portfolio",
+                p.name,
+                match p.status {
+                    Status::NotReached => "never reached",
+                    Status::Unknown => "undecided",
+                    _ => "violated",
+                }
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
 /// One report for a portfolio: a property is violated if any configuration violates it (the
 /// first such configuration's counterexample is kept), holds if every configuration decided it
 /// holds, and a `sometimes` property is reached if any configuration reached it.

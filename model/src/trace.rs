@@ -4,7 +4,7 @@
 //! permuted from one step to the next. The trace replays the path concretely instead: at each
 //! step it takes the enabled action whose successor is the next canonical state up to renaming.
 
-use crate::action::Action;
+use crate::action::{Action, Pid};
 use crate::state::{State, WatchMsg};
 use crate::symmetry;
 use crate::system::RebalanceModel;
@@ -24,8 +24,36 @@ pub struct Step {
     pub action: String,
     /// Whether this step is a fault (or an environment change).
     pub fault: bool,
+    /// What kind of step it is, typed, so that a reader need not parse `action`.
+    #[serde(default)]
+    pub event: Event,
+    /// The process it concerns (the sender of a request the registry handles, the node a
+    /// fault strikes); `None` for the registry's own and the administrator's steps.
+    #[serde(default)]
+    pub node: Option<Pid>,
     /// What changed.
     pub changes: Vec<String>,
+}
+
+/// What kind of step a trace step is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    /// The registry handles the node's request.
+    Request,
+    /// The node receives a reply or an outcome.
+    Reply,
+    /// The node receives a watch event, or learns that its watch stream broke.
+    Watch,
+    /// The node's application starts accessing a resource.
+    Start,
+    /// The node's application stops accessing one.
+    Stop,
+    /// The administrator adds or removes a resource.
+    Admin,
+    /// Anything else the node (or, without one, the registry) does or suffers.
+    #[default]
+    Other,
 }
 
 /// A counterexample (or example) path.
@@ -50,6 +78,8 @@ pub fn render(model: &RebalanceModel, states: &[State], actions: &[Action]) -> T
             actor: actor(&chosen, &concrete),
             action: describe(&chosen, &concrete),
             fault: chosen.is_fault(),
+            event: event(&chosen, &concrete),
+            node: node(&chosen),
             changes: changes(&concrete, &next),
         });
         concrete = next;
@@ -99,6 +129,47 @@ pub fn actor(a: &Action, _s: &State) -> String {
         | Action::Restart(p)
         | Action::Leave(p)
         | Action::Join(p) => name(*p),
+    }
+}
+
+/// The kind of step `a` is, read off the state it is taken in.
+pub fn event(a: &Action, s: &State) -> Event {
+    match a {
+        Action::Deliver(..) => Event::Request,
+        Action::Reply(..) => Event::Reply,
+        // The reply that opens the stream is not one of its events.
+        Action::Watch(p) => match s.channels[*p as usize].watch.front() {
+            Some(WatchMsg::Reply(_)) => Event::Other,
+            _ => Event::Watch,
+        },
+        Action::App(p) => match s.processes[*p as usize].app.pending.front() {
+            Some(protocol::AppCommand::Start(_)) => Event::Start,
+            Some(protocol::AppCommand::Stop(_)) => Event::Stop,
+            None => Event::Other,
+        },
+        Action::AddResource(_) | Action::RemoveResource(_) => Event::Admin,
+        _ => Event::Other,
+    }
+}
+
+/// The process step `a` concerns, if any.
+pub fn node(a: &Action) -> Option<Pid> {
+    match a {
+        Action::Deliver(p, _)
+        | Action::Fail(p, ..)
+        | Action::TimeOut(p, _)
+        | Action::Duplicate(p, _)
+        | Action::Reply(p, _)
+        | Action::Watch(p)
+        | Action::BreakWatch(p)
+        | Action::Timer(p, _)
+        | Action::Lapse(p)
+        | Action::App(p)
+        | Action::Crash(p)
+        | Action::Restart(p)
+        | Action::Leave(p)
+        | Action::Join(p) => Some(*p),
+        Action::Expire { .. } | Action::AddResource(_) | Action::RemoveResource(_) => None,
     }
 }
 

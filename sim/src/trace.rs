@@ -69,6 +69,9 @@ pub struct TraceStep {
     pub event: &'static str,
     /// The node it concerns.
     pub node: Option<String>,
+    /// What kind of step it is, typed: who sends what to whom. A reader that draws a run (the
+    /// report's sequence diagrams) reads this, never `detail`.
+    pub flow: Flow,
     /// What happened, readably.
     pub detail: String,
     /// What the node asked for in return, readably.
@@ -82,6 +85,58 @@ pub struct TraceStep {
     /// The step for the TLA+ trace validation: its spec actions and the state after them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spec: Option<crate::spec_step::SpecStep>,
+}
+
+/// What kind of step a [`TraceStep`] is, as a diagram draws it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Flow {
+    /// The node's request reaches the registry.
+    Request {
+        /// A keep-alive (traffic a reader may leave out).
+        keep_alive: bool,
+    },
+    /// The outcome of the node's request reaches it: a reply, or UNKNOWN when it times out.
+    Outcome {
+        /// Of a keep-alive.
+        keep_alive: bool,
+    },
+    /// A watch event reaches the node, or it learns that its stream broke.
+    Watch,
+    /// A timer of the node fires.
+    Timer {
+        /// The keep-alive timer.
+        keep_alive: bool,
+    },
+    /// The node's application starts (`start`) or stops accessing `resource`.
+    App {
+        /// The resource.
+        resource: String,
+        /// Starts rather than stops.
+        start: bool,
+    },
+    /// The administrator adds or removes a resource.
+    Admin,
+    /// A fault strikes these nodes (none: the registry, or every link).
+    Fault {
+        /// Their names.
+        nodes: Vec<String>,
+    },
+    /// The registry's own steps (lease expiry), the run's phases, restarts and resumes.
+    #[default]
+    Other,
+}
+
+impl Flow {
+    /// Keep-alive traffic: what keeps a lease alive and changes nothing else.
+    pub fn keep_alive(&self) -> bool {
+        matches!(
+            self,
+            Flow::Request { keep_alive: true }
+                | Flow::Outcome { keep_alive: true }
+                | Flow::Timer { keep_alive: true }
+        )
+    }
 }
 
 impl TraceStep {

@@ -5,6 +5,7 @@
 //! violates it, and figures add up.
 
 use super::inputs::Input;
+use super::sequence::{Lane, Mark, Tag};
 use crate::result::cross_check::{self, CrossCheckReport};
 use crate::result::sim::SimReport;
 use crate::result::Checked;
@@ -119,13 +120,16 @@ pub struct MutantRow {
 pub struct MutantCell {
     /// `tlc`, `model`, `sim` or `replay`.
     pub checker: String,
-    /// `holds`, `violated`, `killed`, `survived`, or for the replay `reproduced` /
-    /// `not_reproduced`.
+    /// `holds`, `violated`, `killed`, `survived`, `inconclusive`, or for the replay
+    /// `reproduced` / `not_reproduced`.
     pub verdict: String,
     /// The property it met.
     pub property: Option<String>,
     /// The counterexample's length in the checker's unit.
     pub length: Option<u64>,
+    /// What an inconclusive run did not explore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unexplored: Option<String>,
 }
 
 impl MutantCell {
@@ -141,6 +145,7 @@ fn mutant_rows(report: &CrossCheckReport) -> Vec<MutantRow> {
         verdict: verdict_word(c.verdict).into(),
         property: c.property.clone(),
         length: c.length,
+        unexplored: c.unexplored.clone(),
     };
     report
         .rows
@@ -163,6 +168,7 @@ fn mutant_rows(report: &CrossCheckReport) -> Vec<MutantRow> {
                     .into(),
                     property: r.property.clone(),
                     length: Some(r.core_steps as u64),
+                    unexplored: None,
                 });
             }
             MutantRow {
@@ -242,6 +248,10 @@ pub struct Step {
     pub action: String,
     /// A fault or environment change.
     pub fault: bool,
+    /// What the sequence diagram draws for it. Not in report.json: the diagram is drawn from
+    /// the checkers' results, which carry it typed.
+    #[serde(skip)]
+    pub mark: Mark,
 }
 
 impl Step {
@@ -333,6 +343,36 @@ fn verdict_word(v: cross_check::Verdict) -> &'static str {
         cross_check::Verdict::Violated => "violated",
         cross_check::Verdict::Killed => "killed",
         cross_check::Verdict::Survived => "survived",
+        cross_check::Verdict::Inconclusive => "inconclusive",
+    }
+}
+
+/// What a model checker step draws.
+fn model_mark(st: &model::trace::Step) -> Mark {
+    use model::trace::Event;
+    let node = st.node.map(|p| {
+        Lane::Node(
+            usize::from(p),
+            model::ModelConfig::node_id(usize::from(p)).to_string(),
+        )
+    });
+    let to_registry = |from: Lane| Mark::Message {
+        from,
+        to: Lane::Registry,
+        watch: false,
+    };
+    let on = |lane: Lane, tag: Tag| Mark::On { lane, tag };
+    match (st.event, node) {
+        (Event::Admin, _) => to_registry(Lane::Admin),
+        (Event::Request, Some(n)) => to_registry(n),
+        (Event::Reply | Event::Watch, Some(n)) => Mark::Message {
+            from: Lane::Registry,
+            to: n,
+            watch: st.event == Event::Watch,
+        },
+        (Event::Start, Some(n)) => on(n, Tag::Start),
+        (Event::Stop, Some(n)) => on(n, Tag::Stop),
+        (_, n) => on(n.unwrap_or(Lane::Registry), Tag::fault_or_plain(st.fault)),
     }
 }
 
@@ -351,6 +391,7 @@ fn from_check(report: &CheckReport) -> Vec<(String, String, Found)> {
                     actor: st.actor.clone(),
                     action: st.action.clone(),
                     fault: st.fault,
+                    mark: model_mark(st),
                 })
                 .collect();
             Counterexample {
@@ -468,6 +509,10 @@ fn from_tla(report: &TlaReport) -> Vec<(String, String, Found)> {
                             actor: "spec".into(),
                             action: st.action.clone(),
                             fault: false,
+                            mark: Mark::On {
+                                lane: Lane::Spec,
+                                tag: Tag::Plain,
+                            },
                         })
                         .collect(),
                     shrunk_from: None,

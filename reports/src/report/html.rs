@@ -217,9 +217,10 @@ fn mutant_matrix(out: &mut String, rows: &[MutantRow], parity: Option<bool>) {
         for key in ["tlc", "model", "sim", "replay"] {
             match row.cells.iter().find(|c| c.checker == key) {
                 Some(c) => {
-                    let detail = match (&c.property, c.length) {
-                        (Some(p), Some(n)) => format!(" <code>{}</code> ({n})", escape(p)),
-                        (Some(p), None) => format!(" <code>{}</code>", escape(p)),
+                    let detail = match (&c.property, c.length, &c.unexplored) {
+                        (Some(p), Some(n), _) => format!(" <code>{}</code> ({n})", escape(p)),
+                        (Some(p), None, _) => format!(" <code>{}</code>", escape(p)),
+                        (None, _, Some(u)) => format!(": {}", escape(u)),
                         _ => String::new(),
                     };
                     let _ = write!(

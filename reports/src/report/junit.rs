@@ -2,21 +2,35 @@
 //! (`testsuites` / `testsuite` per checker / `testcase`), so that CI systems show a broken
 //! property in their own test view. A violation is a `failure` carrying the explanation, the
 //! counterexample and the replay command; a property a checker did not check is `skipped`.
+//! With a cross-check among the inputs, its kill matrix is one more suite: a case per subject ×
+//! checker, failing where parity is not met (a survivor, an inconclusive clean run).
 
-use super::assemble::{Report, CHECKERS};
+use super::assemble::{MutantCell, Report, CHECKERS};
 use super::markup::escape;
 use std::fmt::Write as _;
 
 /// The JUnit XML of a report.
 pub fn render(r: &Report) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let total: usize = CHECKERS.len() * r.properties.len();
+    let parity: Vec<(String, &MutantCell)> = r
+        .mutants
+        .iter()
+        .flatten()
+        .flat_map(|row| {
+            row.cells
+                .iter()
+                .map(move |c| (format!("{}/{}", row.subject, c.checker), c))
+        })
+        .collect();
+    let parity_failed = parity.iter().filter(|(_, c)| !c.agrees()).count();
+    let total: usize = CHECKERS.len() * r.properties.len() + parity.len();
     let failures = r
         .properties
         .iter()
         .flat_map(|p| &p.cells)
         .filter(|c| c.status == "violated")
-        .count();
+        .count()
+        + parity_failed;
     let seconds: f64 = r.checkers.iter().map(|c| c.figures.seconds).sum();
     let _ = writeln!(
         out,
@@ -97,6 +111,44 @@ pub fn render(r: &Report) -> String {
                     );
                 }
             }
+        }
+        let _ = writeln!(out, "  </testsuite>");
+    }
+    if r.mutants.is_some() {
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"mutant parity\" tests=\"{}\" failures=\"{parity_failed}\" \
+             errors=\"0\" skipped=\"0\" time=\"0.000\">",
+            parity.len()
+        );
+        for (name, c) in &parity {
+            let _ = write!(
+                out,
+                "    <testcase classname=\"rebalanser.parity\" name=\"{}\"",
+                escape(name)
+            );
+            let verdict = c.verdict.replace('_', " ");
+            if c.agrees() {
+                let _ = writeln!(
+                    out,
+                    ">\n      <system-out>{}</system-out>\n    </testcase>",
+                    escape(&verdict)
+                );
+                continue;
+            }
+            let mut message = format!("{name}: {verdict}");
+            if let Some(p) = &c.property {
+                let _ = write!(message, " ({p})");
+            }
+            if let Some(u) = &c.unexplored {
+                let _ = write!(message, ": {u}");
+            }
+            let _ = writeln!(
+                out,
+                ">\n      <failure message=\"{}\" type=\"{}\"/>\n    </testcase>",
+                escape(&message),
+                escape(&c.verdict)
+            );
         }
         let _ = writeln!(out, "  </testsuite>");
     }

@@ -115,6 +115,9 @@ pub fn render(r: &Report) -> String {
                             .property
                             .as_deref()
                             .map_or(String::new(), |p| format!(" `{p}`"))
+                            + &c.unexplored
+                                .as_deref()
+                                .map_or(String::new(), |u| format!(": {u}"))
                     },
                 );
                 let _ = write!(out, " {cell} |");

@@ -15,144 +15,105 @@ const LEFT: i32 = 70;
 const TEXT_WIDTH: i32 = 730;
 const MAX_TEXT: usize = 96;
 
-/// The first node name (`n1`, `n12`) in a text.
-fn node_in(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    for (i, _) in text.match_indices('n') {
-        let before_ok = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
-        let digits: String = text[i + 1..]
-            .chars()
-            .take_while(|c| c.is_ascii_digit())
-            .collect();
-        let after = text[i + 1 + digits.len()..].chars().next();
-        let after_ok = after.is_none_or(|c| !c.is_ascii_alphanumeric());
-        if before_ok && !digits.is_empty() && after_ok {
-            return Some(format!("n{digits}"));
+/// A lane of the diagram.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lane {
+    Registry,
+    Admin,
+    /// TLC's actions.
+    Spec,
+    /// A node: its index (node lanes go in its order) and its name.
+    Node(usize, String),
+}
+
+impl Lane {
+    fn name(&self) -> &str {
+        match self {
+            Lane::Registry => "registry",
+            Lane::Admin => "admin",
+            Lane::Spec => "spec",
+            Lane::Node(_, name) => name,
         }
     }
-    None
 }
 
-/// What a step draws.
-enum Mark {
-    /// A message from one lane to another (dashed: a watch event).
-    Arrow {
-        from: String,
-        to: String,
-        dashed: bool,
-    },
+/// What a step draws, set from the checker's typed step (never from its words).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mark {
+    /// A message from one lane to another; `watch`: on a watch stream (drawn dashed).
+    Message { from: Lane, to: Lane, watch: bool },
     /// Something on one lane: a fault, Start/Stop, a timer, an expiry, a spec action.
-    Dot { lane: String, kind: Dot },
+    On { lane: Lane, tag: Tag },
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Dot {
+impl Default for Mark {
+    fn default() -> Self {
+        Mark::On {
+            lane: Lane::Registry,
+            tag: Tag::Plain,
+        }
+    }
+}
+
+/// How a mark on one lane is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tag {
     Fault,
     Start,
     Stop,
     Plain,
 }
 
-fn mark(step: &Step) -> Mark {
-    let a = &step.action;
-    let actor = step.actor.as_str();
-    if actor == "registry" {
-        if let (true, Some(n)) = (
-            a.starts_with("handles "),
-            a.rsplit_once(" from ").and_then(|(_, rest)| node_in(rest)),
-        ) {
-            return Mark::Arrow {
-                from: n,
-                to: "registry".into(),
-                dashed: false,
-            };
-        }
-        return Mark::Dot {
-            lane: "registry".into(),
-            kind: Dot::Plain,
-        };
-    }
-    if actor == "admin" {
-        return Mark::Arrow {
-            from: "admin".into(),
-            to: "registry".into(),
-            dashed: false,
-        };
-    }
-    if let Some(node) = actor.strip_prefix("app ") {
-        let kind = if a.starts_with("starts") {
-            Dot::Start
+impl Tag {
+    /// A fault's cross, else a dot.
+    pub fn fault_or_plain(fault: bool) -> Tag {
+        if fault {
+            Tag::Fault
         } else {
-            Dot::Stop
-        };
-        return Mark::Dot {
-            lane: node.into(),
-            kind,
-        };
-    }
-    if actor == "fault" {
-        let lane = node_in(a).unwrap_or_else(|| "registry".into());
-        return Mark::Dot {
-            lane,
-            kind: Dot::Fault,
-        };
-    }
-    if actor == "spec" {
-        return Mark::Dot {
-            lane: "spec".into(),
-            kind: if step.fault { Dot::Fault } else { Dot::Plain },
-        };
-    }
-    if a.starts_with("receives the reply") || a.starts_with("receives the outcome") {
-        return Mark::Arrow {
-            from: "registry".into(),
-            to: actor.into(),
-            dashed: false,
-        };
-    }
-    if a.starts_with("receives watch event") || a.starts_with("learns that its watch") {
-        return Mark::Arrow {
-            from: "registry".into(),
-            to: actor.into(),
-            dashed: true,
-        };
-    }
-    Mark::Dot {
-        lane: actor.into(),
-        kind: if step.fault { Dot::Fault } else { Dot::Plain },
+            Tag::Plain
+        }
     }
 }
 
-fn lanes(steps: &[Step], marks: &[Mark]) -> Vec<String> {
-    let mut nodes: Vec<String> = Vec::new();
-    let mut extra = Vec::new();
-    let mut add = |name: &str| {
-        if name.starts_with('n') && name[1..].chars().all(|c| c.is_ascii_digit()) && name.len() > 1
-        {
-            if !nodes.iter().any(|n| n == name) {
-                nodes.push(name.to_string());
-            }
-        } else if name != "registry" && !extra.iter().any(|n: &String| n == name) {
-            extra.push(name.to_string());
+fn lanes(steps: &[Step]) -> Vec<Lane> {
+    let mut nodes: Vec<Lane> = Vec::new();
+    let mut extra: Vec<Lane> = Vec::new();
+    let mut add = |lane: &Lane| {
+        let into = match lane {
+            Lane::Registry => return,
+            Lane::Node(..) => &mut nodes,
+            Lane::Admin | Lane::Spec => &mut extra,
+        };
+        if !into.contains(lane) {
+            into.push(lane.clone());
         }
     };
-    for m in marks {
-        match m {
-            Mark::Arrow { from, to, .. } => {
+    for s in steps {
+        match &s.mark {
+            Mark::Message { from, to, .. } => {
                 add(from);
                 add(to);
             }
-            Mark::Dot { lane, .. } => add(lane),
+            Mark::On { lane, .. } => add(lane),
         }
     }
-    nodes.sort_by_key(|n| n[1..].parse::<u32>().unwrap_or(0));
-    let mut out: Vec<String> = extra
-        .into_iter()
-        .filter(|e| e == "admin" || e == "spec")
-        .collect();
+    nodes.sort_by_key(|n| match n {
+        Lane::Node(i, _) => *i,
+        _ => 0,
+    });
+    let mut out = extra;
     // TLC's actions are the spec's alone: no registry lane of their own.
-    if !steps.iter().all(|s| s.actor == "spec") {
-        out.push("registry".into());
+    let spec_only = steps.iter().all(|s| {
+        matches!(
+            &s.mark,
+            Mark::On {
+                lane: Lane::Spec,
+                ..
+            }
+        )
+    });
+    if !spec_only {
+        out.push(Lane::Registry);
     }
     out.extend(nodes);
     out
@@ -169,9 +130,8 @@ fn short(text: &str) -> String {
 
 /// The diagram of `cx`, which ends in a violation of `property`.
 pub fn svg(cx: &Counterexample, property: &str) -> String {
-    let marks: Vec<Mark> = cx.steps.iter().map(mark).collect();
-    let lanes = lanes(&cx.steps, &marks);
-    let x = |lane: &str| {
+    let lanes = lanes(&cx.steps);
+    let x = |lane: &Lane| {
         let i = lanes.iter().position(|l| l == lane).unwrap_or(0) as i32;
         LEFT + i * LANE
     };
@@ -194,10 +154,10 @@ pub fn svg(cx: &Counterexample, property: &str) -> String {
             out,
             "<text class=\"lane\" x=\"{lx}\" y=\"20\" text-anchor=\"middle\">{}</text>\
              <line class=\"lifeline\" x1=\"{lx}\" y1=\"28\" x2=\"{lx}\" y2=\"{bottom}\"/>",
-            escape(lane)
+            escape(lane.name())
         );
     }
-    for (i, (step, m)) in cx.steps.iter().zip(&marks).enumerate() {
+    for (i, step) in cx.steps.iter().enumerate() {
         let y = TOP + i as i32 * ROW + ROW / 2;
         if i % 2 == 0 {
             let _ = write!(
@@ -206,10 +166,10 @@ pub fn svg(cx: &Counterexample, property: &str) -> String {
                 y - ROW / 2
             );
         }
-        match m {
-            Mark::Arrow { from, to, dashed } => {
+        match &step.mark {
+            Mark::Message { from, to, watch } => {
                 let (x1, x2) = (x(from), x(to));
-                let cls = if *dashed {
+                let cls = if *watch {
                     "msg watch"
                 } else if step.fault {
                     "msg fault"
@@ -222,10 +182,10 @@ pub fn svg(cx: &Counterexample, property: &str) -> String {
                      marker-end=\"url(#arrow)\"/>"
                 );
             }
-            Mark::Dot { lane, kind } => {
+            Mark::On { lane, tag } => {
                 let lx = x(lane);
-                match kind {
-                    Dot::Fault => {
+                match tag {
+                    Tag::Fault => {
                         let _ = write!(
                             out,
                             "<path class=\"fault\" d=\"M{} {} l12 12 m0 -12 l-12 12\"/>",
@@ -233,8 +193,8 @@ pub fn svg(cx: &Counterexample, property: &str) -> String {
                             y - 6
                         );
                     }
-                    Dot::Start | Dot::Stop => {
-                        let (cls, word) = if *kind == Dot::Start {
+                    Tag::Start | Tag::Stop => {
+                        let (cls, word) = if *tag == Tag::Start {
                             ("start", "Start")
                         } else {
                             ("stop", "Stop")
@@ -248,7 +208,7 @@ pub fn svg(cx: &Counterexample, property: &str) -> String {
                             y + 4
                         );
                     }
-                    Dot::Plain => {
+                    Tag::Plain => {
                         let _ = write!(
                             out,
                             "<circle class=\"dot\" cx=\"{lx}\" cy=\"{y}\" r=\"4\"/>"
@@ -294,19 +254,17 @@ pub fn svg(cx: &Counterexample, property: &str) -> String {
 mod tests {
     use super::*;
 
-    fn step(actor: &str, action: &str, fault: bool) -> Step {
+    fn step(actor: &str, action: &str, fault: bool, mark: Mark) -> Step {
         Step {
             actor: actor.into(),
             action: action.into(),
             fault,
+            mark,
         }
     }
 
-    #[test]
-    fn node_names_are_found_whole() {
-        assert_eq!(node_in("keep-alives of n12 stop").as_deref(), Some("n12"));
-        assert_eq!(node_in("txn succeeded @9 from n1:").as_deref(), Some("n1"));
-        assert_eq!(node_in("nothing here, n, nx1"), None);
+    fn node(i: usize) -> Lane {
+        Lane::Node(i, format!("n{}", i + 1))
     }
 
     #[test]
@@ -316,14 +274,53 @@ mod tests {
             unit: "steps".into(),
             seed: None,
             steps: vec![
-                step("admin", "removes resource r1", true),
-                step("n1", "receives watch event @7: delete resources/r1", false),
-                step("fault", "keep-alives of n2 stop getting through", true),
-                step("app n1", "stops accessing r1", false),
+                step(
+                    "admin",
+                    "removes resource r1",
+                    true,
+                    Mark::Message {
+                        from: Lane::Admin,
+                        to: Lane::Registry,
+                        watch: false,
+                    },
+                ),
+                step(
+                    "n1",
+                    "receives watch event @7: delete resources/r1",
+                    false,
+                    Mark::Message {
+                        from: Lane::Registry,
+                        to: node(0),
+                        watch: true,
+                    },
+                ),
+                step(
+                    "fault",
+                    "keep-alives of n2 stop getting through",
+                    true,
+                    Mark::On {
+                        lane: node(1),
+                        tag: Tag::Fault,
+                    },
+                ),
+                step(
+                    "app n1",
+                    "stops accessing r1",
+                    false,
+                    Mark::On {
+                        lane: node(0),
+                        tag: Tag::Stop,
+                    },
+                ),
                 step(
                     "registry",
                     "handles Txn(put assignment) from n2: txn succeeded @9",
                     false,
+                    Mark::Message {
+                        from: node(1),
+                        to: Lane::Registry,
+                        watch: false,
+                    },
                 ),
             ],
             shrunk_from: None,
@@ -342,5 +339,25 @@ mod tests {
         assert!(svg.contains(">Stop<"));
         assert!(svg.contains("✗ fenced_writes violated"));
         assert!(!svg.contains("<script"));
+    }
+
+    #[test]
+    fn lanes_go_admin_registry_then_nodes_in_their_order_and_the_spec_alone_has_no_registry() {
+        let on = |lane: Lane| {
+            step(
+                "x",
+                "y",
+                false,
+                Mark::On {
+                    lane,
+                    tag: Tag::Plain,
+                },
+            )
+        };
+        let steps = [on(node(11)), on(Lane::Admin), on(node(1)), on(node(11))];
+        let names: Vec<String> = lanes(&steps).iter().map(|l| l.name().to_string()).collect();
+        assert_eq!(names, ["admin", "registry", "n2", "n12"]);
+        let spec = [on(Lane::Spec), on(Lane::Spec)];
+        assert_eq!(lanes(&spec), [Lane::Spec]);
     }
 }

@@ -1,81 +1,82 @@
 //! A simulator counterexample step by step: the result records only the failing seed, so the
 //! seed's failure is shrunk (`rebalanser shrink`'s search) and the shrunk run is run with its
-//! trace; the events that lead to the violation become the counterexample's steps, in the
-//! words the sequence diagram reads.
+//! trace; the events that lead to the violation become the counterexample's steps: the
+//! simulator's words for the reader, and a mark for the sequence diagram from each event's
+//! typed flow (`sim::trace::Flow`), never from its words.
 //! Keep-alive traffic and lease checks that change nothing are left out.
 
 use super::assemble::{ShrunkFrom, Step};
+use super::sequence::{Lane, Mark, Tag};
 use sim::shrink::ShrinkOptions;
-use sim::trace::TraceStep;
+use sim::trace::{Flow, TraceStep};
 use sim::{RunOptions, SimConfig};
 
 /// Steps shown before the violation, at most.
 const LAST: usize = 60;
 
+/// Keep-alive traffic, and lease checks that expire nothing.
 fn noise(t: &TraceStep) -> bool {
-    let d = &t.detail;
-    (t.event == "lease-check" && t.registry.is_empty())
-        || d.contains("KeepAlive")
-        || d.contains("kept alive")
-        || d.starts_with("keep-alive timer")
+    t.flow.keep_alive() || (t.event == "lease-check" && t.registry.is_empty())
 }
 
+/// The lane of the node called `name`.
+fn lane(name: &str) -> Lane {
+    let index = protocol::NodeId::new(name).number().unwrap_or(usize::MAX);
+    Lane::Node(index, name.to_string())
+}
+
+/// Step `t`: who acts and the simulator's own words for what happened, with what the node
+/// asked for in return.
 fn step(t: &TraceStep) -> Step {
     let node = t.node.clone().unwrap_or_else(|| "registry".into());
-    let d = &t.detail;
-    let after = |sep: &str| d.split_once(sep).map_or(d.as_str(), |(_, r)| r).to_string();
-    let (actor, action, fault) = match t.event {
-        "arrive" => {
-            // "registry gets #12 Txn(...)"
-            let what = d
-                .strip_prefix("registry gets #")
-                .and_then(|r| r.split_once(' '))
-                .map_or(d.as_str(), |(_, w)| w);
-            (
-                "registry".to_string(),
-                format!("handles {what} from {node}"),
-                false,
-            )
-        }
-        "reply" => (node, format!("receives the reply: {}", after(": ")), false),
-        "timeout" => (
-            node,
-            "receives the outcome UNKNOWN (timed out)".into(),
-            false,
-        ),
-        "watch" => (
-            node,
-            format!("receives watch event {}", after("watch ")),
-            false,
-        ),
-        "watch-broken" => (node, "learns that its watch stream broke".into(), true),
-        "timer" => (node, format!("its {d} fires"), false),
-        "app" => {
-            let action = if let Some(r) = d.strip_prefix("application starts ") {
-                format!("starts accessing {r}")
-            } else if let Some(r) = d.strip_prefix("application stops ") {
-                format!("stops accessing {r}")
-            } else {
-                d.clone()
-            };
-            (format!("app {node}"), action, false)
-        }
-        "fault" => (
-            "fault".to_string(),
-            d.trim_start_matches("FAULT ").to_string(),
-            true,
-        ),
-        "flap" | "restart" => (node, d.clone(), true),
-        _ => (node, d.clone(), false),
+    let (actor, fault) = match &t.flow {
+        Flow::Request { .. } => ("registry".to_string(), false),
+        Flow::App { .. } => (format!("app {node}"), false),
+        Flow::Fault { .. } | Flow::Admin => ("fault".to_string(), true),
+        _ => (node, matches!(t.event, "watch-broken" | "restart")),
     };
-    let mut action = action;
+    let mut action = t.detail.clone();
     if !t.outputs.is_empty() {
         action = format!("{action} => {}", t.outputs.join("; "));
     }
     Step {
+        mark: mark(t),
         actor,
         action,
         fault,
+    }
+}
+
+/// What step `t` draws, from its typed flow.
+fn mark(t: &TraceStep) -> Mark {
+    let on = |lane: Lane, tag: Tag| Mark::On { lane, tag };
+    let node = t.node.as_deref().map(lane);
+    let from_registry = |to: Lane, watch: bool| Mark::Message {
+        from: Lane::Registry,
+        to,
+        watch,
+    };
+    match (&t.flow, node) {
+        (Flow::Admin, _) => Mark::Message {
+            from: Lane::Admin,
+            to: Lane::Registry,
+            watch: false,
+        },
+        // A fault on several nodes (a cut) is drawn on the first.
+        (Flow::Fault { nodes }, _) => on(
+            nodes.first().map_or(Lane::Registry, |n| lane(n)),
+            Tag::Fault,
+        ),
+        (Flow::Request { .. }, Some(n)) => Mark::Message {
+            from: n,
+            to: Lane::Registry,
+            watch: false,
+        },
+        (Flow::Outcome { .. }, Some(n)) => from_registry(n, false),
+        (Flow::Watch, Some(n)) => from_registry(n, true),
+        (Flow::App { start, .. }, Some(n)) => on(n, if *start { Tag::Start } else { Tag::Stop }),
+        (_, Some(n)) => on(n, Tag::fault_or_plain(t.event == "restart")),
+        (_, None) => on(Lane::Registry, Tag::Plain),
     }
 }
 
@@ -135,4 +136,50 @@ pub fn steps(config: &SimConfig, seed: u64, property: &str) -> Option<Drawn> {
         steps: shown[from..].to_vec(),
         shrunk_from,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plain run, drawn: each kind of step gets its mark from the simulator's typed flow.
+    #[test]
+    fn a_run_is_drawn_from_its_typed_flow() {
+        let config = SimConfig::default();
+        let run = sim::run(&config, 0, RunOptions { trace: true });
+        let marks: Vec<Mark> = run
+            .trace
+            .iter()
+            .filter(|t| !noise(t))
+            .map(|t| step(t).mark)
+            .collect();
+        let n1 = Lane::Node(0, "n1".into());
+        let has = |m: &Mark| marks.contains(m);
+        assert!(has(&Mark::Message {
+            from: n1.clone(),
+            to: Lane::Registry,
+            watch: false
+        }));
+        assert!(has(&Mark::Message {
+            from: Lane::Registry,
+            to: n1.clone(),
+            watch: false
+        }));
+        assert!(has(&Mark::Message {
+            from: Lane::Registry,
+            to: n1.clone(),
+            watch: true
+        }));
+        assert!(has(&Mark::On {
+            lane: n1.clone(),
+            tag: Tag::Start
+        }));
+        // Keep-alives are typed as such, and left out.
+        assert!(run.trace.iter().any(|t| t.flow.keep_alive()));
+        assert!(run
+            .trace
+            .iter()
+            .filter(|t| !noise(t))
+            .all(|t| !t.detail.contains("KeepAlive")));
+    }
 }

@@ -19,6 +19,10 @@ pub enum Verdict {
     Killed,
     /// A mutant went unnoticed.
     Survived,
+    /// The clean subject passed but the run did not explore what it must: not exhaustive (a
+    /// bound or time-out stopped it) or a `sometimes` property not reached, so its pass
+    /// proves less than it claims.
+    Inconclusive,
 }
 
 impl Verdict {
@@ -49,6 +53,9 @@ pub struct Cell {
     pub seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub distinct_states: Option<u64>,
+    /// What the run did not explore, when the verdict is [`Verdict::Inconclusive`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unexplored: Option<String>,
 }
 
 /// The simulator's cell: a sweep over seeds rather than a state space.

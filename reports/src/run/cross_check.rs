@@ -1,7 +1,8 @@
 //! `rebalanser tla --cross-check`: mutant parity. The clean protocol and every mutant go
 //! through all three checkers (TLC on the TLA+ spec, the stateright model checker, the
 //! simulator), each by its plain command ([`super::subject`]); parity means the clean protocol
-//! holds under each and each kills every mutant. Each mutant's TLC counterexample is also
+//! holds under each and each kills every mutant. The model checker's clean cell is the whole
+//! portfolio, and holds only if it ran complete ([`model::check::CheckReport::complete`]). Each mutant's TLC counterexample is also
 //! replayed through the Rust core (`tla::replay`), which must reach the same violation.
 
 use super::check::{check, CheckRequest};
@@ -13,6 +14,7 @@ use crate::result::cross_check::{
 use crate::result::sim::SimReport;
 use crate::text::cross_check::{describe, describe_replay, describe_sim, render};
 use model::check::{CheckOptions, CheckReport, Status};
+use model::portfolio::Entry;
 use protocol::Mutant;
 use std::path::Path;
 use std::time::Instant;
@@ -77,17 +79,19 @@ pub fn cross_check(workers: u16) -> Result<Outcome<CrossCheckReport>, String> {
     for (&subject, jobs) in subjects.iter().zip(&tlc_jobs) {
         let tlc = tlc_cell(subject, &subject::tlc(&dir, subject, jobs)?);
         progress(subject, "TLC", &describe(&tlc, "states"));
-        // As before: a mutant on the configuration `rebalanser mutants` gives for it (the
+        // The clean protocol through the whole portfolio, judged complete (this is CI's one
+        // run of it); a mutant on the configuration `rebalanser mutants` gives for it (the
         // plain portfolio's folded result carries no counterexample length yet).
+        let entries = model::portfolio::entries();
         let model_request = match subject {
-            None => subject::model_request(None),
+            None => CheckRequest::Portfolio(entries.clone(), None),
             Some(m) => CheckRequest::One(model::mutants::config_for(m)),
         };
         let options = CheckOptions {
             threads,
             ..CheckOptions::quiet(true)
         };
-        let model = model_cell(subject, &check(&model_request, &options).result);
+        let model = model_cell(subject, &check(&model_request, &options).result, &entries);
         progress(subject, "model checker", &describe(&model, "steps"));
         let sim = sim_cell(subject, &subject::simulate(subject, threads, false)?.result);
         progress(subject, "simulator", &describe_sim(&sim));
@@ -144,6 +148,7 @@ fn tlc_cell(subject: Option<Mutant>, runs: &[Outcome<TlaReport>]) -> Cell {
         property: violated.map(|(p, _)| p),
         seconds: runs.iter().map(|r| r.result.seconds()).sum(),
         distinct_states: Some(runs.iter().map(|r| r.result.distinct_states()).sum()),
+        unexplored: None,
     }
 }
 
@@ -174,15 +179,24 @@ fn replay_cell(dir: &Path, mutant: Mutant, job: &TlcJob) -> Result<ReplayCell, S
     })
 }
 
-/// The model checker's cell: the first violated property and its counterexample's length.
-fn model_cell(subject: Option<Mutant>, report: &CheckReport) -> Cell {
+/// The model checker's cell: the first violated property and its counterexample's length; a
+/// clean pass is inconclusive unless the portfolio of `entries` ran complete.
+fn model_cell(subject: Option<Mutant>, report: &CheckReport, entries: &[Entry]) -> Cell {
     let first = report
         .properties
         .iter()
         .find(|p| p.status == Status::Violated);
     let f = &report.figures;
+    let verdict = Verdict::of(subject, first.is_some());
+    let unexplored = (verdict == Verdict::Holds)
+        .then(|| report.complete(entries).err())
+        .flatten();
     Cell {
-        verdict: Verdict::of(subject, first.is_some()),
+        verdict: match unexplored {
+            Some(_) => Verdict::Inconclusive,
+            None => verdict,
+        },
+        unexplored,
         property: first.map(|p| p.name.clone()),
         length: first
             .and_then(|p| p.trace.as_ref())
@@ -205,6 +219,7 @@ fn sim_cell(subject: Option<Mutant>, report: &SimReport) -> SimCell {
                 .map(|v| v.step + 1),
             seconds: report.figures.seconds,
             distinct_states: None,
+            unexplored: None,
         },
         seed: failure.map(|f| f.seed),
         seeds_run: report.figures.seeds as u64,

@@ -1,6 +1,7 @@
 //! One subject (the clean protocol, or one catalogued mutant) through each checker's plain
 //! command, in process. The cross-check's rows and the report's quick profile are both made
-//! of these runs, so the two cannot drift apart.
+//! of these runs, so the two cannot drift apart (bar the model checker's: see
+//! [`model_request`]).
 
 use super::check::{check, CheckRequest};
 use super::sim::{sim, Seeds, SimRequest};
@@ -26,10 +27,12 @@ pub fn code(subject: Option<Mutant>) -> &'static str {
     subject.map_or("clean", Mutant::code)
 }
 
-/// The model checker's request: the clean protocol on the combined default configuration
-/// (what the portfolio's `default` row checks); a mutant through the plain portfolio, as
-/// `rebalanser check --mutant M` runs it (no configuration tailored to the defect), stopping at
-/// the first configuration that kills it.
+/// The model checker's request in the report's quick profile: the clean protocol on the
+/// combined default configuration (what the portfolio's `default` row checks); a mutant
+/// through the plain portfolio, as `rebalanser check --mutant M` runs it (no configuration
+/// tailored to the defect), stopping at the first configuration that kills it. The
+/// cross-check runs the clean protocol through the whole portfolio instead (too long for the
+/// quick profile), and a mutant on its own configuration.
 pub fn model_request(subject: Option<Mutant>) -> CheckRequest {
     match subject {
         None => CheckRequest::One(ModelConfig::default()),

@@ -18,6 +18,7 @@ fn verdict_word(v: Verdict) -> &'static str {
         Verdict::Violated => "VIOLATED",
         Verdict::Killed => "killed",
         Verdict::Survived => "SURVIVED",
+        Verdict::Inconclusive => "INCONCLUSIVE",
     }
 }
 
@@ -32,9 +33,12 @@ pub fn describe(c: &Cell, unit: &str) -> String {
             c.seconds
         ),
         (None, _) => format!(
-            "{} ({states} states, {:.1} s)",
+            "{} ({states} states, {:.1} s{})",
             verdict_word(c.verdict),
-            c.seconds
+            c.seconds,
+            c.unexplored
+                .as_deref()
+                .map_or(String::new(), |u| format!("; {u}"))
         ),
     }
 }
@@ -123,9 +127,12 @@ pub fn render(r: &CrossCheckReport) -> String {
         for (checker, c) in CHECKERS_IN_SENTENCES.iter().zip(cells) {
             if !c.verdict.agrees() {
                 disagreements.push(format!(
-                    "{} {} under the {checker}",
+                    "{} {} under the {checker}{}",
                     row.subject,
-                    verdict_word(c.verdict)
+                    verdict_word(c.verdict),
+                    c.unexplored
+                        .as_deref()
+                        .map_or(String::new(), |u| format!(" ({u})"))
                 ));
             }
         }

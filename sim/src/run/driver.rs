@@ -217,9 +217,15 @@ impl<'c> Sim<'c> {
                         self.current.as_mut(),
                         self.processes[node].app.pending.front(),
                     ) {
-                        step.detail = match cmd {
-                            protocol::AppCommand::Start(r) => format!("application starts {r}"),
-                            protocol::AppCommand::Stop(r) => format!("application stops {r}"),
+                        let (r, start) = match cmd {
+                            protocol::AppCommand::Start(r) => (r, true),
+                            protocol::AppCommand::Stop(r) => (r, false),
+                        };
+                        let verb = if start { "starts" } else { "stops" };
+                        step.detail = format!("application {verb} {r}");
+                        step.flow = Flow::App {
+                            resource: r.to_string(),
+                            start,
                         };
                     }
                     if let Some(ack) = self.processes[node].app.perform() {

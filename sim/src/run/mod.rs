@@ -20,7 +20,7 @@ use crate::fault::{FaultKind, FaultPlan};
 use crate::schedule::{self, Action, Planned};
 use crate::spec_step::{Snapshot, SnapshotNode, SpecAction, SpecStep};
 use crate::swarm;
-use crate::trace::{NodeState, TraceHash, TraceStep};
+use crate::trace::{Flow, NodeState, TraceHash, TraceStep};
 use driver::{Entry, Ev};
 use host::{timer_index, Clock, Host, Queued};
 use inject::Script;

@@ -251,6 +251,49 @@ impl<'c> Sim<'c> {
         }
     }
 
+    /// What kind of step `ev` is, for the trace; an application's step is typed when it acts.
+    fn flow(&self, ev: &Ev) -> Flow {
+        let keep_alive = |node: usize, req: &ReqId| {
+            matches!(
+                self.hosts[node].sent.get(req),
+                Some(Request::KeepAlive { .. })
+            )
+        };
+        let name = |i: &usize| SimConfig::node_id(*i).to_string();
+        match ev {
+            Ev::Arrive(a) => Flow::Request {
+                keep_alive: matches!(a.request, Request::KeepAlive { .. }),
+            },
+            Ev::Reply { node, req, .. } | Ev::Timeout { node, req, .. } => Flow::Outcome {
+                keep_alive: keep_alive(*node, req),
+            },
+            Ev::Watch { .. } | Ev::WatchBroken { .. } => Flow::Watch,
+            Ev::Timer { kind, .. } => Flow::Timer {
+                keep_alive: *kind == TimerKind::KeepAlive,
+            },
+            Ev::Fault(p) => match &p.action {
+                Action::Admin { .. } => Flow::Admin,
+                Action::Cut { nodes, .. } => Flow::Fault {
+                    nodes: nodes.iter().map(name).collect(),
+                },
+                Action::Flap { node, .. }
+                | Action::Crash { node, .. }
+                | Action::Pause { node, .. }
+                | Action::WatchBreak { node }
+                | Action::Membership { node } => Flow::Fault {
+                    nodes: vec![name(node)],
+                },
+                Action::RegistryRestart { .. } | Action::Compaction { .. } => {
+                    Flow::Fault { nodes: Vec::new() }
+                }
+            },
+            Ev::Flip { node, .. } => Flow::Fault {
+                nodes: vec![name(node)],
+            },
+            _ => Flow::Other,
+        }
+    }
+
     pub(super) fn begin_step(&self, ev: &Ev) -> TraceStep {
         let (event, node, detail) = describe_event(ev);
         TraceStep {
@@ -258,6 +301,7 @@ impl<'c> Sim<'c> {
             time_ms: self.now,
             event,
             node: node.map(|i| SimConfig::node_id(i).to_string()),
+            flow: self.flow(ev),
             detail,
             outputs: Vec::new(),
             registry: Vec::new(),
