@@ -54,6 +54,28 @@ pub enum Action {
 }
 
 impl Action {
+    /// The process this step concerns (the sender of a request the registry handles, the node
+    /// a fault strikes); `None` for the registry's own and the administrator's steps.
+    pub fn pid(&self) -> Option<Pid> {
+        match self {
+            Action::Deliver(p, _)
+            | Action::Fail(p, ..)
+            | Action::TimeOut(p, _)
+            | Action::Duplicate(p, _)
+            | Action::Reply(p, _)
+            | Action::Watch(p)
+            | Action::BreakWatch(p)
+            | Action::Timer(p, _)
+            | Action::Lapse(p)
+            | Action::App(p)
+            | Action::Crash(p)
+            | Action::Restart(p)
+            | Action::Leave(p)
+            | Action::Join(p) => Some(*p),
+            Action::Expire { .. } | Action::AddResource(_) | Action::RemoveResource(_) => None,
+        }
+    }
+
     /// Whether the action is a fault or an environment change (consumes a budget). Liveness is
     /// judged on what fault-free steps can reach.
     pub fn is_fault(&self) -> bool {

@@ -79,7 +79,7 @@ pub fn render(model: &RebalanceModel, states: &[State], actions: &[Action]) -> T
             action: describe(&chosen, &concrete),
             fault: chosen.is_fault(),
             event: event(&chosen, &concrete),
-            node: node(&chosen),
+            node: chosen.pid(),
             changes: changes(&concrete, &next),
         });
         concrete = next;
@@ -149,27 +149,6 @@ pub fn event(a: &Action, s: &State) -> Event {
         },
         Action::AddResource(_) | Action::RemoveResource(_) => Event::Admin,
         _ => Event::Other,
-    }
-}
-
-/// The process step `a` concerns, if any.
-pub fn node(a: &Action) -> Option<Pid> {
-    match a {
-        Action::Deliver(p, _)
-        | Action::Fail(p, ..)
-        | Action::TimeOut(p, _)
-        | Action::Duplicate(p, _)
-        | Action::Reply(p, _)
-        | Action::Watch(p)
-        | Action::BreakWatch(p)
-        | Action::Timer(p, _)
-        | Action::Lapse(p)
-        | Action::App(p)
-        | Action::Crash(p)
-        | Action::Restart(p)
-        | Action::Leave(p)
-        | Action::Join(p) => Some(*p),
-        Action::Expire { .. } | Action::AddResource(_) | Action::RemoveResource(_) => None,
     }
 }
 

@@ -77,7 +77,7 @@ enum Move {
 impl Move {
     fn pid(&self) -> Option<Pid> {
         match self {
-            Move::Model(a) => action_pid(a),
+            Move::Model(a) => a.pid(),
             Move::First(p, _) => Some(*p),
         }
     }
@@ -285,26 +285,6 @@ fn setup(cfg: &str, mutant: Option<Mutant>) -> Result<Setup, String> {
         resources: (0..all.len()).map(ModelConfig::resource_id).collect(),
         max_late,
     })
-}
-
-fn action_pid(a: &Action) -> Option<Pid> {
-    match *a {
-        Action::Deliver(p, _)
-        | Action::Fail(p, _, _)
-        | Action::TimeOut(p, _)
-        | Action::Duplicate(p, _)
-        | Action::Reply(p, _)
-        | Action::Watch(p)
-        | Action::BreakWatch(p)
-        | Action::Timer(p, _)
-        | Action::Lapse(p)
-        | Action::App(p)
-        | Action::Crash(p)
-        | Action::Restart(p)
-        | Action::Leave(p)
-        | Action::Join(p) => Some(p),
-        Action::Expire { .. } | Action::AddResource(_) | Action::RemoveResource(_) => None,
-    }
 }
 
 /// The application's pending commands for `r` as the spec's `appq` entry.
@@ -565,8 +545,8 @@ impl Setup {
         self.model.enabled(&from.state, &mut actions);
         let mut moves: Vec<Move> = actions
             .into_iter()
-            .filter(|a| wanted(action_pid(a)))
-            .filter(|a| match (second_half(&from.state, a), action_pid(a)) {
+            .filter(|a| wanted(a.pid()))
+            .filter(|a| match (second_half(&from.state, a), a.pid()) {
                 (Some((p, h)), _) => from.half[p as usize] == Some(h),
                 (None, Some(p)) if from.half[p as usize].is_some() => false,
                 (None, _) => !fault_free || !a.is_fault(),
