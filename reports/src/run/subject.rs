@@ -8,7 +8,6 @@ use super::sim::{sim, Seeds, SimRequest};
 use super::Outcome;
 use crate::result::sim::SimReport;
 use model::check::{CheckOptions, CheckReport};
-use model::ModelConfig;
 use protocol::Mutant;
 use sim::config::SimConfig;
 use sim::sweep::SeedRange;
@@ -28,14 +27,18 @@ pub fn code(subject: Option<Mutant>) -> &'static str {
 }
 
 /// The model checker's request in the report's quick profile: the clean protocol on the
-/// combined default configuration (what the portfolio's `default` row checks); a mutant
+/// portfolio's `default` row, as `rebalanser check --config default` runs it (so its result
+/// names the row, as that command's does); a mutant
 /// through the plain portfolio, as `rebalanser check --mutant M` runs it (no configuration
 /// tailored to the defect), stopping at the first configuration that kills it. The
 /// cross-check runs the clean protocol through the whole portfolio instead (too long for the
 /// quick profile), and a mutant on its own configuration.
 pub fn model_request(subject: Option<Mutant>) -> CheckRequest {
     match subject {
-        None => CheckRequest::One(ModelConfig::default()),
+        None => CheckRequest::Portfolio(
+            vec![model::portfolio::find("default").expect("the portfolio has a default row")],
+            None,
+        ),
         Some(m) => CheckRequest::Portfolio(model::portfolio::entries(), Some(m)),
     }
 }
