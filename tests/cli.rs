@@ -281,7 +281,7 @@ fn sim_json_has_schema_and_figures() {
     assert_eq!(v["figures"]["seeds"], 20, "{v}");
     assert!(v["figures"]["events"].as_u64().unwrap() > 0, "{v}");
     let props = v["properties"].as_array().unwrap();
-    assert_eq!(props.len(), 7, "{v}");
+    assert_eq!(props.len(), protocol::Property::ALL.len(), "{v}");
     assert!(props.iter().all(|p| p["status"] == "holds"), "{v}");
     assert_eq!(v["coverage"]["rpc"].as_object().unwrap().len(), 8, "{v}");
     let _ = std::fs::remove_dir_all(&dir);

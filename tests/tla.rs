@@ -65,10 +65,10 @@ fn every_checker_kills_every_mutant_and_passes_the_clean_protocol() {
         .iter()
         .map(|r| r["subject"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        subjects,
-        ["clean", "M1", "M2", "M3", "M4", "M5", "M6", "M7", "M8"]
-    );
+    let catalogue: Vec<&str> = std::iter::once("clean")
+        .chain(protocol::Mutant::ALL.map(|m| m.code()))
+        .collect();
+    assert_eq!(subjects, catalogue);
     for checker in ["tlc", "model", "sim"] {
         let clean = &rows[0]["cells"][checker];
         assert_eq!(clean["verdict"], "holds", "clean, {checker}: {clean}");
@@ -89,7 +89,13 @@ fn every_checker_kills_every_mutant_and_passes_the_clean_protocol() {
         "all_resources_accessed",
         "assignment_well_formed",
         "access_holds_barrier",
+        "sticky_assignment",
     ];
+    assert_eq!(
+        tlc_kills.len(),
+        rows.len() - 1,
+        "a TLC kill for every mutant"
+    );
     for (row, expected) in rows[1..].iter().zip(tlc_kills) {
         let subject = &row["subject"];
         for checker in ["tlc", "model", "sim"] {
@@ -185,8 +191,8 @@ fn the_timing_breach_is_caught_and_mutant_configurations_hold_unmutated() {
     assert_eq!(v["violation"]["property"], "access_holds_barrier");
     assert!(v["violation"]["length"].as_u64().unwrap() >= 2, "{v}");
     // A mutant's configuration does not fail by itself: the kill is the mutant's.
-    for m in 1..=8 {
-        let config = format!("mutant-M{m}");
+    for m in protocol::Mutant::ALL {
+        let config = format!("mutant-{}", m.code());
         let (code, v) = json_of(&config, &["--config", &config]);
         assert_eq!(code, 0, "{config}: {v}");
     }

@@ -157,8 +157,8 @@ fn a_corrupted_trace_is_rejected_where_it_was_corrupted() {
 fn every_mutant_trace_is_rejected() {
     common::require_tlc();
     let dir = scratch("mutants");
-    for m in 1..=8 {
-        let mutant = format!("M{m}");
+    for m in protocol::Mutant::ALL {
+        let mutant = m.code().to_string();
         let file = trace(&dir, 0, &["--mutant", &mutant]);
         let (code, v, out) = validate(&dir, &[file]);
         assert_eq!(code, 1, "{mutant}: the spec accepted its trace\n{out}");

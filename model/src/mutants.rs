@@ -63,6 +63,12 @@ pub fn config_for(mutant: Mutant) -> ModelConfig {
             late: 1,
             ..quiet(1, 1, Start::Settled)
         },
+        // Removing n1's resource: from scratch, the senior n1 takes n2's, which did not have
+        // to move.
+        Mutant::ForgetfulAllocation => ModelConfig {
+            admin_changes: 1,
+            ..quiet(2, 2, Start::Settled)
+        },
     };
     c.mutant = Some(mutant);
     c

@@ -72,11 +72,12 @@ pub enum Checked {
 
 impl Checked {
     /// Every checked property, in the order reports list them.
-    pub const ALL: [Checked; 8] = [
+    pub const ALL: [Checked; 9] = [
         Checked::Always(Named::NoDoubleAccess),
         Checked::Always(Named::AccessHoldsBarrier),
         Checked::Always(Named::AssignmentWellFormed),
         Checked::Always(Named::FencedWrites),
+        Checked::Always(Named::StickyAssignment),
         Checked::Sometimes(Sometimes::AllResourcesAccessed),
         Checked::Sometimes(Sometimes::LeaderChange),
         Checked::Sometimes(Sometimes::WaitsOnHeldBarrier),
@@ -160,6 +161,10 @@ pub fn properties() -> Vec<Property<RebalanceModel>> {
         Property::always(Named::FencedWrites.name(), |m, s| {
             always(m, Named::FencedWrites, !violated(s, Named::FencedWrites))
         }),
+        Property::always(Named::StickyAssignment.name(), |m, s| {
+            let holds = !violated(s, Named::StickyAssignment);
+            always(m, Named::StickyAssignment, holds)
+        }),
         Property::sometimes(Sometimes::AllResourcesAccessed.name(), |m, s: &State| {
             let all = p::all_resources_accessed(&RebalanceModel::world(s))
                 && s.processes.iter().any(|p| !p.app.accessing.is_empty());
@@ -202,7 +207,7 @@ pub fn explain(s: &State, property: Named) -> Option<String> {
     match property {
         Named::NoDoubleAccess => p::no_double_access(&world).err(),
         Named::AccessHoldsBarrier => p::access_holds_barrier(&world).err(),
-        Named::AssignmentWellFormed | Named::FencedWrites => s
+        Named::AssignmentWellFormed | Named::StickyAssignment | Named::FencedWrites => s
             .violations
             .iter()
             .find(|(p, _)| *p == property)

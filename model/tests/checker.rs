@@ -103,6 +103,11 @@ fn m8_owner_only_release_is_killed() {
 }
 
 #[test]
+fn m11_forgetful_allocation_is_killed() {
+    assert_killed(Mutant::ForgetfulAllocation);
+}
+
+#[test]
 fn without_the_timing_assumption_a_paused_node_double_accesses() {
     let r = run_safety(&timing_breach_config());
     assert_eq!(status(&r, "no_double_access"), Status::Violated);

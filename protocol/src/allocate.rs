@@ -52,6 +52,18 @@ impl Assignment {
         self.shares.values().flatten().cloned().collect()
     }
 
+    /// How many resources keep the member `previous` gave them (none without a previous
+    /// assignment).
+    pub fn kept(&self, previous: Option<&Assignment>) -> usize {
+        let Some(previous) = previous else {
+            return 0;
+        };
+        self.shares
+            .iter()
+            .map(|(n, rs)| rs.iter().filter(|r| previous.owner(r) == Some(n)).count())
+            .sum()
+    }
+
     /// Why the assignment is not well formed (a resource twice, or counts differing by more than
     /// one), if it is not.
     pub fn defect(&self) -> Option<String> {
@@ -85,6 +97,33 @@ impl fmt::Display for Assignment {
     }
 }
 
+/// The most resources a balanced allocation of `resources` over `members` can leave with the
+/// member `previous` gave them: each member keeps up to the common quota of what it had, and
+/// each of the larger quotas (one per resource left over) keeps one more for a member that had
+/// more than the common quota. [`allocate`] keeps exactly this many; `sticky_assignment`
+/// holds a written assignment to it (the spec's `MostKept` is the same formula).
+pub fn most_kept<'a>(
+    members: impl IntoIterator<Item = &'a NodeId>,
+    resources: &BTreeSet<ResourceId>,
+    previous: Option<&Assignment>,
+) -> usize {
+    let Some(previous) = previous else {
+        return 0;
+    };
+    let had: Vec<usize> = members
+        .into_iter()
+        .map(|m| previous.share(m).filter(|r| resources.contains(*r)).count())
+        .collect();
+    if had.is_empty() {
+        return 0;
+    }
+    let base = resources.len() / had.len();
+    let extra = resources.len() % had.len();
+    let common: usize = had.iter().map(|&k| k.min(base)).sum();
+    let over = had.iter().filter(|&&k| k > base).count();
+    common + over.min(extra)
+}
+
 /// Allocate `resources` over `members` (most senior first), keeping what `previous` gave each
 /// member where balance allows.
 pub fn allocate(
@@ -93,6 +132,11 @@ pub fn allocate(
     previous: Option<&Assignment>,
     mutant: Option<Mutant>,
 ) -> BTreeMap<NodeId, BTreeSet<ResourceId>> {
+    let previous = if mutant == Some(Mutant::ForgetfulAllocation) {
+        None
+    } else {
+        previous
+    };
     let mut shares: Vec<BTreeSet<ResourceId>> = members
         .iter()
         .map(|m| match previous.and_then(|p| p.shares.get(m)) {

@@ -28,11 +28,14 @@ pub enum Mutant {
     /// release that the network delays or duplicates deletes a barrier the same session
     /// acquired again later.
     OwnerOnlyRelease,
+    /// M11: the allocation ignores the previous assignment: balanced, but a rebalance moves
+    /// resources that balance did not require to move.
+    ForgetfulAllocation,
 }
 
 impl Mutant {
-    /// Every mutant, M1 first.
-    pub const ALL: [Mutant; 8] = [
+    /// Every mutant, M1 first. (M9 and M10 are kept for the timing class.)
+    pub const ALL: [Mutant; 9] = [
         Mutant::RemoveResourceClearsBarrier,
         Mutant::StartBeforeBarrier,
         Mutant::ReleaseBarrierBeforeStopAck,
@@ -41,9 +44,10 @@ impl Mutant {
         Mutant::UnknownAsFailure,
         Mutant::ImbalancedAllocation,
         Mutant::OwnerOnlyRelease,
+        Mutant::ForgetfulAllocation,
     ];
 
-    /// The catalogue number, `M1`..`M8`.
+    /// The catalogue number, `M1`..`M8`, `M11`.
     pub fn code(self) -> &'static str {
         match self {
             Mutant::RemoveResourceClearsBarrier => "M1",
@@ -54,6 +58,7 @@ impl Mutant {
             Mutant::UnknownAsFailure => "M6",
             Mutant::ImbalancedAllocation => "M7",
             Mutant::OwnerOnlyRelease => "M8",
+            Mutant::ForgetfulAllocation => "M11",
         }
     }
 
@@ -68,6 +73,7 @@ impl Mutant {
             Mutant::UnknownAsFailure => "unknown-as-failure",
             Mutant::ImbalancedAllocation => "imbalanced-allocation",
             Mutant::OwnerOnlyRelease => "owner-only-release",
+            Mutant::ForgetfulAllocation => "forgetful-allocation",
         }
     }
 
@@ -82,6 +88,7 @@ impl Mutant {
             Mutant::UnknownAsFailure => Property::AllResourcesAccessed,
             Mutant::ImbalancedAllocation => Property::AssignmentWellFormed,
             Mutant::OwnerOnlyRelease => Property::AccessHoldsBarrier,
+            Mutant::ForgetfulAllocation => Property::StickyAssignment,
         }
     }
 
@@ -109,6 +116,10 @@ impl Mutant {
             }
             Mutant::OwnerOnlyRelease => {
                 "a barrier release compares only the owner, so a late copy deletes a later barrier"
+            }
+            Mutant::ForgetfulAllocation => {
+                "the allocation ignores the previous assignment, so a rebalance moves resources \
+                 balance did not require"
             }
         }
     }

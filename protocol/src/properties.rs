@@ -31,6 +31,9 @@ pub enum Property {
     AssignmentWellFormed,
     /// Every assignment was written by the leader of the term it carries.
     FencedWrites,
+    /// Every written assignment keeps as many resources on the member the previous assignment
+    /// gave them as balance allows: a rebalance moves no more than it must.
+    StickyAssignment,
     /// Once faults stop, every resource is accessed by exactly one live member, balanced.
     AllResourcesAccessed,
     /// Once faults stop, every live node applies the latest assignment.
@@ -41,11 +44,12 @@ pub enum Property {
 
 impl Property {
     /// Every property.
-    pub const ALL: [Property; 7] = [
+    pub const ALL: [Property; 8] = [
         Property::NoDoubleAccess,
         Property::AccessHoldsBarrier,
         Property::AssignmentWellFormed,
         Property::FencedWrites,
+        Property::StickyAssignment,
         Property::AllResourcesAccessed,
         Property::RebalanceCompletes,
         Property::MinIntervalRespected,
@@ -57,6 +61,7 @@ impl Property {
             Property::NoDoubleAccess => "no_double_access",
             Property::AccessHoldsBarrier => "access_holds_barrier",
             Property::AssignmentWellFormed => "assignment_well_formed",
+            Property::StickyAssignment => "sticky_assignment",
             Property::FencedWrites => "fenced_writes",
             Property::AllResourcesAccessed => "all_resources_accessed",
             Property::RebalanceCompletes => "rebalance_completes",
@@ -79,6 +84,10 @@ impl Property {
             Property::AccessHoldsBarrier => "a node accessing r owns Barrier(r) in the registry",
             Property::AssignmentWellFormed => {
                 "every written assignment covers each resource once, counts differ by at most 1"
+            }
+            Property::StickyAssignment => {
+                "every written assignment moves no more resources than balance requires, given \
+                 the previous one"
             }
             Property::FencedWrites => {
                 "every assignment was written by the leader of the term it carries"
@@ -262,12 +271,25 @@ pub struct AssignmentWrite {
     pub assignment: Assignment,
     /// The leader key's holder and `create_rev` (term) when it was written.
     pub leader: Option<(NodeId, u64)>,
+    /// The assignment it replaced in the registry, if any.
+    pub previous: Option<Assignment>,
 }
 
-/// The assignment writes among a step's watch events (the registry after the step).
+/// The assignment the registry holds now: what the next write replaces. Checkers read it
+/// before a request reaches the registry and pass it to [`assignment_writes`].
+pub fn current_assignment(registry: &Registry) -> Option<Assignment> {
+    match registry.get(&Key::Assignment).map(|kv| &kv.value) {
+        Some(Value::Assignment(a)) => Some(a.clone()),
+        _ => None,
+    }
+}
+
+/// The assignment writes among a step's watch events (the registry after the step;
+/// `previous`: its assignment before the step, [`current_assignment`]).
 pub fn assignment_writes(
     registry: &Registry,
     writer: &NodeId,
+    mut previous: Option<Assignment>,
     events: &[WatchEvent],
 ) -> Vec<AssignmentWrite> {
     let leader = registry.get(&Key::Leader).and_then(|kv| match &kv.value {
@@ -283,6 +305,7 @@ pub fn assignment_writes(
                         writer: writer.clone(),
                         assignment: a.clone(),
                         leader: leader.clone(),
+                        previous: previous.replace(a.clone()),
                     });
                 }
             }
@@ -314,6 +337,25 @@ pub fn well_formed_write(w: &AssignmentWrite) -> Result<(), String> {
     }
 }
 
+/// `sticky_assignment` for one write: it keeps as many resources where the previous assignment
+/// put them as a balanced allocation over its members and resources can
+/// ([`crate::allocate::most_kept`]).
+pub fn sticky_write(w: &AssignmentWrite) -> Result<(), String> {
+    let a = &w.assignment;
+    let previous = w.previous.as_ref();
+    let kept = a.kept(previous);
+    let most = crate::allocate::most_kept(a.members(), &a.resources(), previous);
+    if kept >= most {
+        return Ok(());
+    }
+    Err(format!(
+        "epoch {} by {} leaves {kept} resource(s) where epoch {} had them; balance allowed {most}",
+        a.epoch,
+        w.writer,
+        previous.map_or(0, |p| p.epoch)
+    ))
+}
+
 /// `min_interval_respected` for two consecutive writes (true-time instants).
 pub fn min_interval(previous: Option<Time>, this: Time, interval: u64) -> Result<(), String> {
     match previous {
@@ -338,8 +380,8 @@ pub struct WriteTiming {
     pub interval: u64,
 }
 
-/// Every property judged at the moment of an assignment write, in property order: the
-/// violations of `fenced_writes`, `assignment_well_formed` and (with `timing`)
+/// Every property judged at the moment of an assignment write: the violations of
+/// `fenced_writes`, `assignment_well_formed`, `sticky_assignment` and (with `timing`)
 /// `min_interval_respected`. Checkers call this for each write [`assignment_writes`] finds.
 pub fn judge_write(w: &AssignmentWrite, timing: Option<WriteTiming>) -> Vec<(Property, String)> {
     let mut violated = Vec::new();
@@ -348,6 +390,9 @@ pub fn judge_write(w: &AssignmentWrite, timing: Option<WriteTiming>) -> Vec<(Pro
     }
     if let Err(why) = well_formed_write(w) {
         violated.push((Property::AssignmentWellFormed, why));
+    }
+    if let Err(why) = sticky_write(w) {
+        violated.push((Property::StickyAssignment, why));
     }
     if let Some(t) = timing {
         if let Err(why) = min_interval(t.previous, t.now, t.interval) {

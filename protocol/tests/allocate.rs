@@ -3,6 +3,8 @@
 
 use proptest::prelude::*;
 use proptest::sample::{subsequence, Index};
+use protocol::allocate::most_kept;
+use protocol::properties::{sticky_write, AssignmentWrite};
 use protocol::{allocate, Assignment, Mutant, NodeId, ResourceId};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -179,6 +181,31 @@ proptest! {
             kept_total += kept;
         }
         prop_assert_eq!(kept_total, best_kept(&had, resources.len()));
+        // The formula `sticky_assignment` judges writes by agrees with the search.
+        prop_assert_eq!(most_kept(&members, &resources, prev.as_ref()), kept_total);
+        prop_assert_eq!(as_assignment(shares).kept(prev.as_ref()), kept_total);
+    }
+
+    /// M11 allocates from scratch: still balanced, but it keeps no more than a fresh allocation
+    /// would, and whenever that is less than balance allows, `sticky_assignment` says so.
+    #[test]
+    fn forgetful_allocation_mutant_is_balanced_and_judged_not_sticky(
+        members in members(1, NODES),
+        resources in resources(0),
+        prev in previous(),
+    ) {
+        let mutated = allocate(&members, &resources, prev.as_ref(), Some(Mutant::ForgetfulAllocation));
+        prop_assert_eq!(&mutated, &allocate(&members, &resources, None, None));
+        let written = Assignment { term: 1, epoch: 2, ..as_assignment(mutated) };
+        prop_assert_eq!(written.defect(), None);
+        let most = most_kept(&members, &resources, prev.as_ref());
+        let w = AssignmentWrite {
+            writer: members[0].clone(),
+            assignment: written.clone(),
+            leader: Some((members[0].clone(), 1)),
+            previous: prev.clone(),
+        };
+        prop_assert_eq!(sticky_write(&w).is_err(), written.kept(prev.as_ref()) < most);
     }
 
     /// (a) From a balanced allocation, one member joins: only what balance requires moves, and
@@ -328,4 +355,40 @@ fn assignment_accessors_agree_with_allocate() {
         assert!(a.share(owner).any(|x| x == r));
     }
     assert_eq!(a.share(&node(5)).count(), 0);
+}
+
+/// The removal M11's catalogue configuration makes: n1's resource goes, and from scratch the
+/// senior n1 takes n2's, which did not have to move. The clean allocation leaves it with n2.
+#[test]
+fn forgetful_allocation_moves_what_a_removal_did_not_require() {
+    let members = [node(0), node(1)];
+    let prev = as_assignment(
+        [
+            (node(0), BTreeSet::from([res(1)])),
+            (node(1), BTreeSet::from([res(2)])),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    let resources = BTreeSet::from([res(2)]);
+    let write = |mutant| AssignmentWrite {
+        writer: node(0),
+        assignment: Assignment {
+            term: 1,
+            epoch: 2,
+            shares: allocate(&members, &resources, Some(&prev), mutant),
+        },
+        leader: Some((node(0), 1)),
+        previous: Some(prev.clone()),
+    };
+    let forgetful = write(Some(Mutant::ForgetfulAllocation));
+    assert_eq!(forgetful.assignment.owner(&res(2)), Some(&node(0)));
+    let why = sticky_write(&forgetful).unwrap_err();
+    assert!(
+        why.contains("leaves 0") && why.contains("allowed 1"),
+        "{why}"
+    );
+    let clean = write(None);
+    assert_eq!(clean.assignment.owner(&res(2)), Some(&node(1)));
+    sticky_write(&clean).unwrap();
 }

@@ -21,7 +21,7 @@ CONSTANTS
     Nodes,            \* node names (model values)
     Res,              \* every resource the administrator may use
     InitialRes,       \* the resources at the start, a subset of Res
-    Mutant,           \* "none", or "M1" .. "M8"
+    Mutant,           \* "none", or "M1" .. "M8", "M11"
     TimingAssumption, \* TRUE: a lease a node relies on expires only after it fenced
     Hold,             \* TRUE: model the minimum rebalance interval (a leader holds after writes)
     MaxCrashes, MaxRpcFaults, MaxExpiries, MaxAdmin, MaxMembership, MaxWatchBreaks,
@@ -48,7 +48,7 @@ VARIABLES
     wire,     \* requests still on their way that nobody waits for (a bag: copies count)
     lapsed,   \* leases whose holder's fence deadline passed
     budget,   \* faults left
-    writes    \* whether every assignment write so far was fenced and well formed
+    writes    \* whether every assignment write so far was fenced, well formed and sticky
 
 vars == <<reg, nd, appq, access, up, wire, lapsed, budget, writes>>
 
@@ -81,6 +81,25 @@ Count(m, n) == Cardinality({r \in DOMAIN m : m[r] = n})
 
 \* assignment_well_formed: each resource once (a function), counts differ by at most one.
 WellFormed(a) == \A x, y \in a.mem : Count(a.m, x) <= Count(a.m, y) + 1
+
+Balanced(M, R) == {f \in [R -> M] : \A x, y \in M : Count(f, x) <= Count(f, y) + 1}
+Kept(f, prev) ==
+    IF prev = NONE THEN 0
+    ELSE Cardinality({r \in DOMAIN f : r \in DOMAIN prev.m /\ prev.m[r] = f[r]})
+\* The most previous owners a balanced allocation of R over M keeps (allocate.rs: most_kept):
+\* each member keeps up to the common quota of what it had, and each of the `extra` larger
+\* quotas keeps one more for a member that had more than the common quota.
+MostKept(M, R, prev) ==
+    IF prev = NONE \/ M = {} THEN 0
+    ELSE LET base == Cardinality(R) \div Cardinality(M)
+             extra == Cardinality(R) % Cardinality(M)
+             K(m) == Cardinality({r \in R \cap DOMAIN prev.m : prev.m[r] = m})
+             over == Cardinality({m \in M : K(m) > base})
+         IN Cardinality({x \in M \X (1..base) : x[2] <= K(x[1])})
+            + (IF over < extra THEN over ELSE extra)
+\* sticky_assignment: a written assignment keeps as many resources where the one it replaces
+\* had them as balance allows.
+Sticky(a, prev) == Kept(a.m, prev) >= MostKept(a.mem, DOMAIN a.m, prev)
 
 TxnResp(ok, g) == [k |-> "txn", ok |-> ok, rev |-> g.rev]
 
@@ -132,16 +151,13 @@ JudgeWrite(g, n, op) ==
                                               /\ (IF g.asg = NONE THEN op.seen = 0
                                                   ELSE g.asg.mr = op.seen)))
     THEN [fenced |-> writes.fenced /\ g.ldr # NONE /\ g.ldr.n = n /\ g.ldr.c = op.a.t,
-          well |-> writes.well /\ WellFormed(op.a)]
+          well |-> writes.well /\ WellFormed(op.a),
+          sticky |-> writes.sticky /\ Sticky(op.a, g.asg)]
     ELSE writes
 
 -----------------------------------------------------------------------------
 (* Allocation: balanced, and sticky (keeps as many previous owners as balance allows). *)
 
-Balanced(M, R) == {f \in [R -> M] : \A x, y \in M : Count(f, x) <= Count(f, y) + 1}
-Kept(f, prev) ==
-    IF prev = NONE THEN 0
-    ELSE Cardinality({r \in DOMAIN f : r \in DOMAIN prev.m /\ prev.m[r] = f[r]})
 \* Every allocation the protocol allows: balanced, keeping as many previous owners as balance
 \* allows (allocate.rs computes one of them).
 Allocations(M, R, prev) ==
@@ -149,9 +165,9 @@ Allocations(M, R, prev) ==
     THEN \* M7 never takes a resource away from a member that still has it.
          {f \in [R -> M] :
             \A r \in R : (r \in DOMAIN prev.m /\ prev.m[r] \in M) => f[r] = prev.m[r]}
-    ELSE LET B == Balanced(M, R)
-             best == CHOOSE k \in {Kept(h, prev) : h \in B} : \A h \in B : k >= Kept(h, prev)
-         IN {f \in B : Kept(f, prev) = best}
+    ELSE \* M11 forgets the previous assignment: any balanced allocation.
+         LET p == IF Mutant = "M11" THEN NONE ELSE prev
+         IN {f \in Balanced(M, R) : Kept(f, p) = MostKept(M, R, p)}
 
 \* Where the protocol leaves a choice (which allocation, which barrier first), the model checker
 \* follows one; trace validation overrides Pick with AllOf and lets the logged request decide.
@@ -408,7 +424,7 @@ Init ==
     /\ budget = [crashes |-> MaxCrashes, rpc |-> MaxRpcFaults, expiries |-> MaxExpiries,
                  admin |-> MaxAdmin, membership |-> MaxMembership, watch |-> MaxWatchBreaks,
                  late |-> MaxLate]
-    /\ writes = [fenced |-> TRUE, well |-> TRUE]
+    /\ writes = [fenced |-> TRUE, well |-> TRUE, sticky |-> TRUE]
 
 \* The registry applies node n's request and answers it.
 Deliver(n) ==
@@ -646,6 +662,8 @@ access_holds_barrier ==
     \A n \in Nodes : \A r \in access[n] : reg.bar[r] # NONE /\ reg.bar[r].n = n
 
 assignment_well_formed == writes.well
+
+sticky_assignment == writes.sticky
 
 fenced_writes == writes.fenced
 

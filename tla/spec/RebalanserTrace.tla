@@ -35,7 +35,7 @@ Start0(k) ==
      budget |-> [crashes |-> MaxCrashes, rpc |-> MaxRpcFaults, expiries |-> MaxExpiries,
                  admin |-> MaxAdmin, membership |-> MaxMembership, watch |-> MaxWatchBreaks,
                  late |-> MaxLate],
-     writes |-> [fenced |-> TRUE, well |-> TRUE]]
+     writes |-> [fenced |-> TRUE, well |-> TRUE, sticky |-> TRUE]]
 
 \* What the simulator logs of the state.
 NodeSeen(n) ==

@@ -522,6 +522,7 @@ impl Setup {
             "writes": {
                 "fenced": !violated(Property::FencedWrites),
                 "well": !violated(Property::AssignmentWellFormed),
+                "sticky": !violated(Property::StickyAssignment),
             },
         }))
     }

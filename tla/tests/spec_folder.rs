@@ -20,7 +20,7 @@ fn the_spec_folder_is_found_and_holds_every_configuration() {
     for wanted in ["ci", "liveness", "ci-late", "timing-off"]
         .into_iter()
         .map(String::from)
-        .chain((1..=8).map(|m| format!("mutant-M{m}")))
+        .chain(protocol::Mutant::ALL.map(|m| format!("mutant-{}", m.code())))
     {
         assert!(
             names.contains(&wanted.as_str()),

@@ -490,6 +490,7 @@ impl Cluster {
         let mut response = None;
         if applied {
             let id = self.procs[i].node.id().clone();
+            let previous = properties::current_assignment(&self.registry);
             let (resp, d) = self.registry.handle(self.now, &id, request);
             if let (Some(a), Response::Txn(t)) = (assignment_in(request), &resp) {
                 if t.succeeded {
@@ -498,6 +499,7 @@ impl Cluster {
                         writer: id,
                         assignment: a.clone(),
                         leader,
+                        previous,
                     });
                 }
             }

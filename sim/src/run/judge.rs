@@ -4,9 +4,16 @@
 use super::*;
 
 impl<'c> Sim<'c> {
-    pub(super) fn judge_writes(&mut self, client: &protocol::NodeId, before: u64) {
+    /// Judge the writes a request made (`before`: the registry's revision before it,
+    /// `previous`: its assignment then).
+    pub(super) fn judge_writes(
+        &mut self,
+        client: &protocol::NodeId,
+        before: u64,
+        previous: Option<protocol::Assignment>,
+    ) {
         let events: Vec<WatchEvent> = self.registry.history_since(before).cloned().collect();
-        for w in assignment_writes(&self.registry, client, &events) {
+        for w in assignment_writes(&self.registry, client, previous, &events) {
             // The interval is measured on node clocks, which may run fast by up to ρ.
             let t = &self.config.timing;
             let interval = t.drift_floor(t.min_rebalance_interval);

@@ -138,6 +138,11 @@ impl<'c> Sim<'c> {
     pub(super) fn apply(&mut self, i: usize, request: &Request) -> (Response, Deliveries) {
         let client = SimConfig::node_id(i);
         let before = self.registry.revision();
+        // Only a transaction can write the assignment.
+        let previous = match request {
+            Request::Txn(_) => current_assignment(&self.registry),
+            _ => None,
+        };
         let (response, deliveries) = self.registry.handle(Time(self.now), &client, request);
         if let Request::Grant { .. } | Request::KeepAlive { .. } = request {
             if let Response::Granted { ttl, .. } | Response::KeptAlive { ttl } = response {
@@ -145,7 +150,7 @@ impl<'c> Sim<'c> {
             }
         }
         if self.registry.revision() > before {
-            self.judge_writes(&client, before);
+            self.judge_writes(&client, before, previous);
         }
         (response, deliveries)
     }
