@@ -17,7 +17,7 @@ use crate::config::{ModelConfig, Start};
 use crate::properties::{Checked, Latches};
 use crate::state::{Budget, Channels, InFlightReply, State, WatchMsg, ORPHAN};
 use crate::symmetry;
-use protocol::properties::{assignment_writes, current_assignment, judge_write};
+use protocol::properties::{assignment_writes, judge_write, replaced_assignment};
 use protocol::registry::{Deliveries, Key};
 use protocol::{
     admin, FailureStep, Input, Node, NodeConfig, Outcome, Output, Process, Registry, Request,
@@ -443,11 +443,7 @@ impl RebalanceModel {
     ) -> (protocol::Response, Deliveries) {
         let client = ModelConfig::node_id(i);
         let before = s.registry.revision();
-        // Only a transaction can write the assignment.
-        let previous = match request {
-            Request::Txn(_) => current_assignment(&s.registry),
-            _ => None,
-        };
+        let previous = replaced_assignment(&s.registry, request);
         let (response, deliveries) = s.registry.handle(NOW, &client, request);
         let events: Vec<_> = s.registry.history_since(before).cloned().collect();
         for w in assignment_writes(&s.registry, &client, previous, &events) {

@@ -4,7 +4,7 @@
 use crate::allocate::Assignment;
 use crate::ids::{NodeId, ResourceId, Time};
 use crate::node::Phase;
-use crate::registry::{Change, Key, Registry, Value, WatchEvent};
+use crate::registry::{Change, Key, Op, Registry, Request, Value, WatchEvent};
 use crate::world::{Process, World};
 use serde::{Deserialize, Serialize};
 use std::borrow::Borrow;
@@ -275,17 +275,31 @@ pub struct AssignmentWrite {
     pub previous: Option<Assignment>,
 }
 
-/// The assignment the registry holds now: what the next write replaces. Checkers read it
-/// before a request reaches the registry and pass it to [`assignment_writes`].
-pub fn current_assignment(registry: &Registry) -> Option<Assignment> {
+/// The assignment `request` would replace if it wrote one: the registry's current assignment
+/// when the request is a transaction that may put the assignment key, else `None` (nothing to
+/// copy). Checkers ask before the request reaches the registry and pass the answer to
+/// [`assignment_writes`].
+pub fn replaced_assignment(registry: &Registry, request: &Request) -> Option<Assignment> {
+    let Request::Txn(txn) = request else {
+        return None;
+    };
+    let writes = txn.then.iter().chain(&txn.otherwise).any(|op| {
+        matches!(
+            op,
+            Op::Put {
+                key: Key::Assignment,
+                ..
+            }
+        )
+    });
     match registry.get(&Key::Assignment).map(|kv| &kv.value) {
-        Some(Value::Assignment(a)) => Some(a.clone()),
+        Some(Value::Assignment(a)) if writes => Some(a.clone()),
         _ => None,
     }
 }
 
 /// The assignment writes among a step's watch events (the registry after the step;
-/// `previous`: its assignment before the step, [`current_assignment`]).
+/// `previous`: its assignment before the step, [`replaced_assignment`]).
 pub fn assignment_writes(
     registry: &Registry,
     writer: &NodeId,

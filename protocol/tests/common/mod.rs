@@ -490,7 +490,7 @@ impl Cluster {
         let mut response = None;
         if applied {
             let id = self.procs[i].node.id().clone();
-            let previous = properties::current_assignment(&self.registry);
+            let previous = properties::replaced_assignment(&self.registry, request);
             let (resp, d) = self.registry.handle(self.now, &id, request);
             if let (Some(a), Response::Txn(t)) = (assignment_in(request), &resp) {
                 if t.succeeded {

@@ -27,8 +27,8 @@ use inject::Script;
 use network::{node_index, Arrival, Fate, MsgId};
 use observe::describe_output;
 use protocol::properties::{
-    access_holds_barrier, all_resources_accessed, assignment_writes, current_assignment,
-    judge_write, no_double_access, rebalance_completes, WriteTiming,
+    access_holds_barrier, all_resources_accessed, assignment_writes, judge_write, no_double_access,
+    rebalance_completes, replaced_assignment, WriteTiming,
 };
 use protocol::registry::{Change, Deliveries, Key, WatchEvent};
 use protocol::{

@@ -138,11 +138,7 @@ impl<'c> Sim<'c> {
     pub(super) fn apply(&mut self, i: usize, request: &Request) -> (Response, Deliveries) {
         let client = SimConfig::node_id(i);
         let before = self.registry.revision();
-        // Only a transaction can write the assignment.
-        let previous = match request {
-            Request::Txn(_) => current_assignment(&self.registry),
-            _ => None,
-        };
+        let previous = replaced_assignment(&self.registry, request);
         let (response, deliveries) = self.registry.handle(Time(self.now), &client, request);
         if let Request::Grant { .. } | Request::KeepAlive { .. } = request {
             if let Response::Granted { ttl, .. } | Response::KeptAlive { ttl } = response {
