@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// The JSON layout of `tla` results.
@@ -292,13 +293,24 @@ fn is_plain_file_name(name: &str) -> bool {
         && Path::new(name).file_name().is_some_and(|n| n == name)
 }
 
+/// The Java commands found to run, in this process: every TLC run asks [`tools_ready`], and
+/// starting a JVM only to print its version costs a tenth of a second each time.
+static JAVA_RUNS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
 /// Java and TLC's jar: the command that runs Java, or how to get them.
 pub fn tools_ready() -> Result<String, String> {
     let java = std::env::var("JAVA").unwrap_or_else(|_| "java".to_string());
-    let ok = Command::new(&java)
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let known = JAVA_RUNS.lock().is_ok_and(|runs| runs.contains(&java));
+    let ok = known
+        || Command::new(&java)
+            .arg("-version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if ok && !known {
+        if let Ok(mut runs) = JAVA_RUNS.lock() {
+            runs.push(java.clone());
+        }
+    }
     if !ok {
         return Err(format!(
             "'{java}' does not run: TLC needs Java 17 (Debian: apt-get install \
