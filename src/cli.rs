@@ -88,8 +88,8 @@ enum ProfileArg {
     /// Each checker's plain command on the clean protocol (or `--mutant`): the cross-check's
     /// row of it. Under a minute on 2 cores; fits a pull-request job.
     Quick,
-    /// The nightly: the whole portfolio, more and swarm seeds, every CI configuration of TLC,
-    /// and the cross-check's kill matrix.
+    /// The nightly: the whole portfolio, more and swarm seeds, every CI and (unmutated)
+    /// mutant configuration of TLC, and the cross-check's kill matrix.
     Full,
 }
 
@@ -103,7 +103,8 @@ struct ReportArgs {
     /// seeds 0..1000, TLC on ci and liveness (about a minute on 2 cores). full (nightly):
     /// check's whole portfolio, sim on 0..10000 and on 1,000,000 swarm seeds from a range
     /// that changes daily (YYYYMMDD000000 onwards, printed: any failure replays), TLC on every
-    /// CI configuration, and the cross-check's mutant kill matrix.
+    /// CI configuration and every mutant's configuration unmutated, and the cross-check's
+    /// mutant kill matrix.
     #[arg(long, value_enum, default_value = "quick")]
     profile: ProfileArg,
     /// Merge these results (from `check`, `sim`, `tla` or `tla --cross-check` with --json;

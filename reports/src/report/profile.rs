@@ -19,7 +19,8 @@ pub enum Profile {
     Quick,
     /// `check`'s whole portfolio, `sim` on seeds 0..10000 plus 1,000,000 swarm seeds from a
     /// range that changes daily (the date is in the seeds: YYYYMMDD·10⁶ onwards), TLC on
-    /// every CI configuration, and the cross-check's mutant kill matrix.
+    /// every CI configuration and every mutant's configuration without the mutant, and the
+    /// cross-check's mutant kill matrix.
     Full,
 }
 
@@ -137,6 +138,11 @@ pub fn runs(profile: Profile, mutant: Option<Mutant>, workers: u16) -> Vec<Run> 
                 "liveness",
             ] {
                 out.push(tla(&format!("tla-{config}"), config, None));
+            }
+            // Each mutant's configuration holds for the clean protocol (CI skips the largest).
+            for m in Mutant::ALL {
+                let config = format!("mutant-{}", m.code());
+                out.push(tla(&format!("tla-{config}"), &config, None));
             }
             out.push(Run {
                 name: "cross-check".into(),
