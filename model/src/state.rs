@@ -83,7 +83,7 @@ pub struct State {
     /// registry may expire them once the holder's application has stopped what it was told to.
     pub lapsed: BTreeSet<LeaseId>,
     /// Violations of properties judged at the moment of a write (fenced_writes,
-    /// assignment_well_formed, sticky_assignment). Empty in every state of a correct protocol, so it costs no
-    /// states there.
+    /// assignment_well_formed, sticky_assignment). Empty in every state of a correct protocol,
+    /// so it costs no states there.
     pub violations: Vec<(Property, String)>,
 }
