@@ -370,15 +370,26 @@ struct ModelArgs {
     /// Default 0.
     #[arg(long, allow_negative_numbers = true)]
     duplicates: Option<u8>,
+    /// Budget (timed model): replies the network delays, up to the request time-out.
+    /// Default 0.
+    #[arg(long, allow_negative_numbers = true)]
+    delays: Option<u8>,
     /// Where exploration starts: a settled group, or every node just joining. Default settled.
     #[arg(long, value_enum)]
     start: Option<StartArg>,
     /// Turn off symmetry reduction over node names.
     #[arg(long)]
     no_symmetry: bool,
-    /// Check a deliberate defect (see `rebalanser mutants`): its name or code (M1..M8, M11).
+    /// Check a deliberate defect (see `rebalanser mutants`): its name or code (M1..M11).
     #[arg(long, value_parser = parse_mutant)]
     mutant: Option<Mutant>,
+    /// The timed model: each machine's clock and the registry's are bounded counters that
+    /// ticks advance, timers fire at their armed time, clocks drift within the bound, and the
+    /// rebalance interval is judged (safety only; the untimed model judges liveness). Alone,
+    /// `check --timed` runs the portfolio's timed configurations; with configuration flags,
+    /// that one configuration, timed.
+    #[arg(long)]
+    timed: bool,
     /// The timing assumption (bounded drift, pauses and stop time). Off, a lease may expire
     /// under a node that still accesses resources, and the checker must find the damage.
     /// Default on.
@@ -469,6 +480,7 @@ impl ModelArgs {
             self.membership_changes,
             self.late,
             self.duplicates,
+            self.delays,
         ];
         budgets.iter().any(Option::is_some)
             || self.start.is_some()
@@ -491,6 +503,7 @@ impl ModelArgs {
             membership_changes: self.membership_changes.unwrap_or(d.membership_changes),
             late: self.late.unwrap_or(d.late),
             duplicates: self.duplicates.unwrap_or(d.duplicates),
+            delays: self.delays.unwrap_or(d.delays),
             symmetry: !self.no_symmetry,
             timing_assumption: timing,
             mutant: self.mutant,
@@ -499,6 +512,7 @@ impl ModelArgs {
                 Some(StartArg::Settled) => Start::Settled,
                 Some(StartArg::Joining) => Start::Joining,
             },
+            timed: self.timed,
         }
     }
 }
@@ -517,8 +531,15 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
                  configuration flags (--nodes, --crashes, ...) without --config"
             ))
         }
+        (Some(name), false) if args.model.timed => {
+            return Err(format!(
+                "--config {name} names a whole configuration (timed or not): give it without \
+                 --timed, or give --timed alone for the portfolio's timed configurations"
+            ))
+        }
         (Some(name), false) if name == "all" => model::portfolio::entries(),
         (Some(name), false) => vec![model::portfolio::find(name)?],
+        (None, false) if args.model.timed => model::portfolio::timed_entries(),
         (None, false) => model::portfolio::entries(),
         (None, true) => Vec::new(),
     };

@@ -157,7 +157,12 @@ fn a_corrupted_trace_is_rejected_where_it_was_corrupted() {
 fn every_mutant_trace_is_rejected() {
     common::require_tlc();
     let dir = scratch("mutants");
-    for m in protocol::Mutant::ALL {
+    // The timing class is outside the spec's abstraction (its traces carry no time): the
+    // catalogue says so, and the timed model and the simulator judge it.
+    for m in protocol::Mutant::ALL
+        .into_iter()
+        .filter(|m| m.outside().is_none())
+    {
         let mutant = m.code().to_string();
         let file = trace(&dir, 0, &["--mutant", &mutant]);
         let (code, v, out) = validate(&dir, &[file]);

@@ -21,14 +21,20 @@ pub enum Action {
     Duplicate(Pid, u8),
     /// A node receives the k-th reply in flight to it.
     Reply(Pid, u8),
+    /// Timed model: the network delays the k-th reply in flight to a node; it arrives within
+    /// the runtime's request time-out (fault).
+    Delay(Pid, u8),
     /// A node receives the next message of its watch stream.
     Watch(Pid),
     /// A watch stream breaks (fault).
     BreakWatch(Pid),
     /// A timer fires (keep-alive, rebalance hold, retry).
     Timer(Pid, TimerKind),
-    /// A node's keep-alives lapse: its self-fencing deadline passes (fault).
+    /// A node's keep-alives lapse (fault). Untimed: its self-fencing deadline passes. Timed: its
+    /// link to the registry is cut, and its requests fail until the link heals.
     Lapse(Pid),
+    /// Timed model: a node's cut link to the registry heals.
+    Heal(Pid),
     /// The application carries out its oldest command and acknowledges it.
     App(Pid),
     /// A process crashes (fault).
@@ -47,6 +53,12 @@ pub enum Action {
         /// Whether this breaks the timing assumption.
         breach: bool,
     },
+    /// Timed model: true time moves on one tick, and the registry expires the leases whose
+    /// time has come. Enabled only when nothing is due (see `clock`).
+    Tick,
+    /// Timed model, timing assumption off: a process hangs (a pause longer than the envelope):
+    /// its timers stop firing and its application keeps what it accesses (fault).
+    Hang(Pid),
     /// The administrator adds resource `r{i+1}`.
     AddResource(u8),
     /// The administrator removes resource `r{i+1}`.
@@ -63,16 +75,22 @@ impl Action {
             | Action::TimeOut(p, _)
             | Action::Duplicate(p, _)
             | Action::Reply(p, _)
+            | Action::Delay(p, _)
             | Action::Watch(p)
             | Action::BreakWatch(p)
             | Action::Timer(p, _)
             | Action::Lapse(p)
+            | Action::Heal(p)
             | Action::App(p)
             | Action::Crash(p)
             | Action::Restart(p)
             | Action::Leave(p)
-            | Action::Join(p) => Some(*p),
-            Action::Expire { .. } | Action::AddResource(_) | Action::RemoveResource(_) => None,
+            | Action::Join(p)
+            | Action::Hang(p) => Some(*p),
+            Action::Expire { .. }
+            | Action::Tick
+            | Action::AddResource(_)
+            | Action::RemoveResource(_) => None,
         }
     }
 
@@ -83,11 +101,14 @@ impl Action {
             Action::Fail(..)
             | Action::TimeOut(..)
             | Action::Duplicate(..)
+            | Action::Delay(..)
             | Action::BreakWatch(_)
             | Action::Lapse(_)
+            | Action::Heal(_)
             | Action::Crash(_)
             | Action::Leave(_)
             | Action::Join(_)
+            | Action::Hang(_)
             | Action::AddResource(_)
             | Action::RemoveResource(_) => true,
             Action::Expire { breach, .. } => *breach,
@@ -96,6 +117,7 @@ impl Action {
             | Action::Watch(_)
             | Action::Timer(..)
             | Action::App(_)
+            | Action::Tick
             | Action::Restart(_) => false,
         }
     }

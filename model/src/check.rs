@@ -219,7 +219,9 @@ pub fn run(config: &ModelConfig, options: &CheckOptions) -> CheckReport {
         exhaustive,
         ..Figures::default()
     };
-    if options.liveness && stopped_early {
+    if config.timed {
+        // The timed model judges safety only; the untimed rows judge liveness.
+    } else if options.liveness && stopped_early {
         results.extend(eventually_unknown(
             "not checked: the run stopped at the first violation",
         ));

@@ -27,6 +27,9 @@ pub struct ModelConfig {
     pub late: u8,
     /// Requests the network delivers twice.
     pub duplicates: u8,
+    /// Timed model: replies the network delays, up to the runtime's request time-out.
+    #[serde(default)]
+    pub delays: u8,
     /// Symmetry reduction over node names.
     pub symmetry: bool,
     /// The timing assumption of DESIGN.md §6: clocks drift at most ρ, pauses stay within the
@@ -37,6 +40,11 @@ pub struct ModelConfig {
     pub mutant: Option<Mutant>,
     /// Where exploration starts.
     pub start: Start,
+    /// The timed model (see [`crate::clock`]): clocks as bounded counters that ticks advance,
+    /// timers firing at their armed time, drift within ρ, and `min_interval_respected` judged.
+    /// Safety only: liveness is judged by the untimed model.
+    #[serde(default)]
+    pub timed: bool,
 }
 
 /// Where exploration starts.
@@ -62,10 +70,12 @@ impl Default for ModelConfig {
             membership_changes: 0,
             late: 0,
             duplicates: 0,
+            delays: 0,
             symmetry: true,
             timing_assumption: true,
             mutant: None,
             start: Start::Settled,
+            timed: false,
         }
     }
 }
@@ -90,12 +100,31 @@ impl ModelConfig {
                 self.resources
             ));
         }
+        if self.delays > 0 && !self.timed {
+            return Err(format!(
+                "--delays {}: delayed replies need time; add --timed",
+                self.delays
+            ));
+        }
         Ok(())
     }
 
-    /// The protocol's timing configuration inside the model (time itself is abstract there).
+    /// The protocol's timing configuration inside the model: in ticks in the timed model;
+    /// the default one in the untimed model, where time itself is abstract.
     pub fn node_config(&self) -> NodeConfig {
-        NodeConfig::default()
+        if self.timed {
+            crate::clock::node_config()
+        } else {
+            NodeConfig::default()
+        }
+    }
+
+    /// The same configuration without a mutant.
+    pub fn clean(&self) -> ModelConfig {
+        ModelConfig {
+            mutant: None,
+            ..self.clone()
+        }
     }
 
     /// Node `i`'s name (`n1`, `n2`, ...).

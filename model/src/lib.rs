@@ -6,6 +6,7 @@
 
 pub mod action;
 pub mod check;
+pub mod clock;
 pub mod config;
 pub mod liveness;
 pub mod mutants;

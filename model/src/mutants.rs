@@ -16,10 +16,12 @@ fn quiet(nodes: usize, resources: usize, start: Start) -> ModelConfig {
         membership_changes: 0,
         late: 0,
         duplicates: 0,
+        delays: 0,
         symmetry: true,
         timing_assumption: true,
         mutant: None,
         start,
+        timed: false,
     }
 }
 
@@ -69,9 +71,36 @@ pub fn config_for(mutant: Mutant) -> ModelConfig {
             admin_changes: 1,
             ..quiet(2, 2, Start::Settled)
         },
+        // A keep-alive's reply delayed, then the link cut: the deadline counted from the
+        // late reply passes only after the lease expired.
+        Mutant::FenceFromReply => ModelConfig {
+            delays: 1,
+            expiries: 1,
+            timed: true,
+            ..quiet(1, 1, Start::Settled)
+        },
+        // A write answered UNKNOWN, learned of on the re-read, and a second admin change
+        // written at once.
+        Mutant::HoldOwnWritesOnly => ModelConfig {
+            rpc_faults: 1,
+            admin_changes: 2,
+            timed: true,
+            ..quiet(1, 1, Start::Settled)
+        },
     };
     c.mutant = Some(mutant);
     c
+}
+
+/// The configuration that shows, in the timed model, why the timing assumption is needed
+/// (with it off): a process hangs past its deadline and another takes its resource over.
+pub fn timed_breach_config() -> ModelConfig {
+    ModelConfig {
+        expiries: 1,
+        timing_assumption: false,
+        timed: true,
+        ..quiet(2, 1, Start::Settled)
+    }
 }
 
 /// The configuration that shows why the timing assumption is needed (with it off).

@@ -33,6 +33,14 @@ fn quiet(nodes: usize, resources: usize) -> ModelConfig {
     }
 }
 
+/// A timed configuration (see `clock`) with no faults.
+fn timed(nodes: usize, resources: usize) -> ModelConfig {
+    ModelConfig {
+        timed: true,
+        ..quiet(nodes, resources)
+    }
+}
+
 fn entry(name: &str, covers: &str, config: ModelConfig) -> Entry {
     Entry {
         name: name.into(),
@@ -63,6 +71,26 @@ pub fn entries() -> Vec<Entry> {
                 duplicates: 1,
                 admin_changes: 2,
                 ..quiet(1, 1)
+            },
+        ),
+        entry(
+            "timed-lapse",
+            "timed: a reply the network delays, then the node's link to the registry cut, on \
+             every clock rate (the self-fencing deadline against the lease's expiry)",
+            ModelConfig {
+                delays: 1,
+                expiries: 1,
+                ..timed(1, 1)
+            },
+        ),
+        entry(
+            "timed-admin",
+            "timed: the administrator changing the resources twice and a request/reply \
+             failure (the rebalance hold after every write the leader learns of)",
+            ModelConfig {
+                rpc_faults: 1,
+                admin_changes: 2,
+                ..timed(1, 1)
             },
         ),
         entry(
@@ -109,12 +137,26 @@ pub fn entries() -> Vec<Entry> {
             },
         ),
         entry(
+            "timed-crash",
+            "timed: a process crash on two nodes, on every pair of clock rates (a lease \
+             expiring and another node taking over its resources)",
+            ModelConfig {
+                crashes: 1,
+                ..timed(2, 1)
+            },
+        ),
+        entry(
             "default",
             "the combined default: a process crash (and restart) and a request/reply failure \
              at any of the eight steps",
             ModelConfig::default(),
         ),
     ]
+}
+
+/// The portfolio's timed configurations (`check --timed`).
+pub fn timed_entries() -> Vec<Entry> {
+    entries().into_iter().filter(|e| e.config.timed).collect()
 }
 
 /// The entry called `name`.

@@ -72,12 +72,13 @@ pub enum Checked {
 
 impl Checked {
     /// Every checked property, in the order reports list them.
-    pub const ALL: [Checked; 9] = [
+    pub const ALL: [Checked; 10] = [
         Checked::Always(Named::NoDoubleAccess),
         Checked::Always(Named::AccessHoldsBarrier),
         Checked::Always(Named::AssignmentWellFormed),
         Checked::Always(Named::FencedWrites),
         Checked::Always(Named::StickyAssignment),
+        Checked::Always(Named::MinIntervalRespected),
         Checked::Sometimes(Sometimes::AllResourcesAccessed),
         Checked::Sometimes(Sometimes::LeaderChange),
         Checked::Sometimes(Sometimes::WaitsOnHeldBarrier),
@@ -165,6 +166,10 @@ pub fn properties() -> Vec<Property<RebalanceModel>> {
             let holds = !violated(s, Named::StickyAssignment);
             always(m, Named::StickyAssignment, holds)
         }),
+        Property::always(Named::MinIntervalRespected.name(), |m, s| {
+            let holds = !violated(s, Named::MinIntervalRespected);
+            always(m, Named::MinIntervalRespected, holds)
+        }),
         Property::sometimes(Sometimes::AllResourcesAccessed.name(), |m, s: &State| {
             let all = p::all_resources_accessed(&RebalanceModel::world(s))
                 && s.processes.iter().any(|p| !p.app.accessing.is_empty());
@@ -207,7 +212,10 @@ pub fn explain(s: &State, property: Named) -> Option<String> {
     match property {
         Named::NoDoubleAccess => p::no_double_access(&world).err(),
         Named::AccessHoldsBarrier => p::access_holds_barrier(&world).err(),
-        Named::AssignmentWellFormed | Named::StickyAssignment | Named::FencedWrites => s
+        Named::AssignmentWellFormed
+        | Named::StickyAssignment
+        | Named::FencedWrites
+        | Named::MinIntervalRespected => s
             .violations
             .iter()
             .find(|(p, _)| *p == property)
@@ -221,7 +229,7 @@ impl Model for RebalanceModel {
     type Action = crate::Action;
 
     fn init_states(&self) -> Vec<State> {
-        vec![self.initial()]
+        self.initial_states()
     }
 
     fn actions(&self, state: &State, actions: &mut Vec<crate::Action>) {
@@ -233,7 +241,12 @@ impl Model for RebalanceModel {
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
+        // Only the timed model has the time to judge the interval by.
+        let timed = self.config.timed;
         properties()
+            .into_iter()
+            .filter(|p| timed || p.name != Named::MinIntervalRespected.name())
+            .collect()
     }
 }
 

@@ -39,7 +39,7 @@ pub fn canonicalize(s: &mut State) {
         p.rename_nodes(&map);
     }
     for ch in s.channels.iter_mut() {
-        for (_, r) in ch.requests.iter_mut() {
+        for (_, r, _) in ch.requests.iter_mut() {
             r.rename_nodes(&map);
         }
         for r in ch.replies.iter_mut() {

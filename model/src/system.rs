@@ -2,8 +2,10 @@
 //! and the faults. Every protocol decision is the `protocol` crate's; this file only moves
 //! messages, fires timers, runs the application and injects faults.
 //!
-//! Time is abstract: every node sees the same instant, and a timer may fire at any moment after
-//! it was armed. Two exceptions keep the abstraction faithful:
+//! In the timed model (see `clock`) time is a bounded counter that `Tick` advances, and timers,
+//! leases, messages and the application keep their deadlines on it. In the untimed model time
+//! is abstract: every node sees the same instant, and a timer may fire at any moment after it
+//! was armed. Two exceptions keep that abstraction faithful:
 //! - the self-fencing deadline fires only as a budgeted `Lapse` (keep-alives stopped getting
 //!   through), and the registry expires a lease a node relies on only after such a lapse and
 //!   after its application has stopped what it was told to stop (the timing assumption), or,
@@ -13,21 +15,22 @@
 //!   not see; its failures matter only through the deadline, which `Lapse` covers.
 
 use crate::action::{Action, Pid};
+use crate::clock::{self, DRIFT_PERIOD, LATENCY};
 use crate::config::{ModelConfig, Start};
 use crate::properties::{Checked, Latches};
-use crate::state::{Budget, Channels, InFlightReply, State, WatchMsg, ORPHAN};
+use crate::state::{Budget, Channels, InFlightReply, State, TrueClock, WatchMsg, NEVER, ORPHAN};
 use crate::symmetry;
-use protocol::properties::{assignment_writes, judge_write, replaced_assignment};
+use protocol::properties::{assignment_writes, judge_write, replaced_assignment, WriteTiming};
 use protocol::registry::{Deliveries, Key};
 use protocol::{
-    admin, FailureStep, Input, Node, NodeConfig, Outcome, Output, Process, Registry, Request,
+    admin, FailureStep, Input, Node, NodeConfig, Outcome, Output, Process, Registry, Request, Time,
     TimerKind, World,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The one instant of the abstract clock.
-const NOW: protocol::Time = protocol::Time(0);
+const NOW: Time = Time(0);
 
 /// The model of one configuration.
 #[derive(Clone, Debug)]
@@ -70,9 +73,35 @@ impl RebalanceModel {
         }
     }
 
-    /// The initial state, per [`ModelConfig::start`].
+    /// The initial state, per [`ModelConfig::start`] (in the timed model: with every clock
+    /// exact; [`Self::initial_states`] has every choice of drifts).
     pub fn initial(&self) -> State {
-        let joining = self.joining();
+        self.initial_with(&vec![0; self.config.nodes])
+    }
+
+    /// Every initial state: one, or in the timed model one per choice of each machine's clock
+    /// rate (see [`clock::DRIFTS`]).
+    pub fn initial_states(&self) -> Vec<State> {
+        if !self.config.timed {
+            return vec![self.initial()];
+        }
+        let mut drifts = vec![vec![]];
+        for _ in 0..self.config.nodes {
+            drifts = drifts
+                .into_iter()
+                .flat_map(|d: Vec<i8>| {
+                    clock::DRIFTS.map(|x| d.iter().copied().chain([x]).collect::<Vec<_>>())
+                })
+                .collect();
+        }
+        let mut states: Vec<State> = drifts.iter().map(|d| self.initial_with(d)).collect();
+        states.sort();
+        states.dedup();
+        states
+    }
+
+    fn initial_with(&self, drifts: &[i8]) -> State {
+        let joining = self.joining(drifts);
         match self.config.start {
             Start::Joining => joining,
             Start::Settled => self.settle(joining),
@@ -90,8 +119,8 @@ impl RebalanceModel {
                 c.requests.is_empty()
                     && c.replies.is_empty()
                     && c.watch.is_empty()
-                    && !c.timers.contains(&TimerKind::RebalanceHold)
-                    && !c.timers.contains(&TimerKind::Retry)
+                    && !c.timers.contains_key(&TimerKind::RebalanceHold)
+                    && !c.timers.contains_key(&TimerKind::Retry)
             }) && s.processes.iter().all(|p| p.app.pending.is_empty());
             if quiet
                 && protocol::properties::rebalance_completes(&world)
@@ -103,7 +132,10 @@ impl RebalanceModel {
             self.enabled(&s, &mut actions);
             let next = actions
                 .iter()
-                .find(|a| !a.is_fault() && !matches!(a, Action::Timer(..) | Action::Expire { .. }))
+                .find(|a| {
+                    !a.is_fault()
+                        && !matches!(a, Action::Timer(..) | Action::Expire { .. } | Action::Tick)
+                })
                 .or_else(|| actions.iter().find(|a| !a.is_fault()));
             match next {
                 Some(a) => s = self.step(&s, &a.clone()),
@@ -114,7 +146,7 @@ impl RebalanceModel {
     }
 
     /// Every node has just been asked to join; the resources exist.
-    fn joining(&self) -> State {
+    fn joining(&self, drifts: &[i8]) -> State {
         let c = &self.config;
         let mut registry = Registry::new();
         for i in 0..c.resources {
@@ -133,17 +165,22 @@ impl RebalanceModel {
                 membership_changes: c.membership_changes,
                 late: c.late,
                 duplicates: c.duplicates,
+                delays: c.delays,
             },
             lapsed: Default::default(),
             violations: Vec::new(),
+            clock: c.timed.then(TrueClock::default),
         };
-        for i in 0..c.nodes {
+        for (i, &drift) in drifts.iter().enumerate().take(c.nodes) {
             state.processes.push(Process {
                 node: self.fresh_node(i),
                 app: Default::default(),
                 up: true,
             });
-            state.channels.push(Channels::default());
+            state.channels.push(Channels {
+                drift: if c.timed { drift } else { 0 },
+                ..Channels::default()
+            });
             self.feed(&mut state, i, Input::Join);
         }
         self.normalize(&mut state);
@@ -167,7 +204,11 @@ impl RebalanceModel {
         for (i, (p, ch)) in s.processes.iter().zip(&s.channels).enumerate() {
             let pid = i as Pid;
             // Requests already on the wire arrive even if their sender has died since.
-            for (k, (req, request)) in ch.requests.iter().enumerate() {
+            for (k, (req, request, _)) in ch.requests.iter().enumerate() {
+                if ch.cut {
+                    out.push(Action::Fail(pid, k as u8, FailureStep::PostRequest));
+                    continue;
+                }
                 out.push(Action::Deliver(pid, k as u8));
                 if b.rpc_faults > 0 && *req != ORPHAN {
                     for step in FailureStep::ALL {
@@ -184,12 +225,27 @@ impl RebalanceModel {
                     out.push(Action::Duplicate(pid, k as u8));
                 }
             }
+            if s.clock.is_some() && ch.cut {
+                out.push(Action::Heal(pid));
+            } else if s.clock.is_some() && b.expiries > 0 {
+                out.push(Action::Lapse(pid));
+            }
             if !p.up {
                 out.push(Action::Restart(pid));
                 continue;
             }
-            for k in 0..ch.replies.len() {
+            if ch.hung {
+                continue;
+            }
+            if s.clock.is_some() && !self.config.timing_assumption && b.expiries > 0 {
+                out.push(Action::Hang(pid));
+            }
+            for (k, r) in ch.replies.iter().enumerate() {
                 out.push(Action::Reply(pid, k as u8));
+                let timeout = self.node_config.request_timeout();
+                if s.clock.is_some() && b.delays > 0 && r.due < Self::due_in(s, timeout) {
+                    out.push(Action::Delay(pid, k as u8));
+                }
             }
             if !ch.watch.is_empty() {
                 out.push(Action::Watch(pid));
@@ -197,8 +253,14 @@ impl RebalanceModel {
             if b.watch_breaks > 0 && s.registry.is_watching(p.node.id()) {
                 out.push(Action::BreakWatch(pid));
             }
-            for kind in &ch.timers {
+            for (kind, at) in &ch.timers {
                 match kind {
+                    _ if s.clock.is_some() => {
+                        // Timed: a timer fires when its clock reaches the armed time.
+                        if *at <= self.local_now(s, i) {
+                            out.push(Action::Timer(pid, *kind));
+                        }
+                    }
                     TimerKind::Fence => {
                         if b.expiries > 0 && p.node.lease().is_some() {
                             out.push(Action::Lapse(pid));
@@ -239,6 +301,14 @@ impl RebalanceModel {
                 }
             }
         }
+        if s.clock.is_some() {
+            // Leases expire as time passes; the timing assumption constrains the ticks.
+            if self.may_tick(s) {
+                out.push(Action::Tick);
+            }
+            self.admin_changes(s, out);
+            return;
+        }
         for (lease, _) in s.registry.leases() {
             let mut relying = s
                 .processes
@@ -273,7 +343,11 @@ impl RebalanceModel {
                 });
             }
         }
-        if b.admin_changes > 0 {
+        self.admin_changes(s, out);
+    }
+
+    fn admin_changes(&self, s: &State, out: &mut Vec<Action>) {
+        if s.budget.admin_changes > 0 {
             for i in 0..self.config.universe() {
                 let r = ModelConfig::resource_id(i);
                 if s.registry.get(&Key::Resource(r)).is_some() {
@@ -283,6 +357,50 @@ impl RebalanceModel {
                 }
             }
         }
+    }
+
+    /// Timed model: whether time may move on one tick, which it may only when nothing is due
+    /// now: no timer whose clock has reached it, no message at the end of its time on the wire,
+    /// no application command at the end of its budget.
+    fn may_tick(&self, s: &State) -> bool {
+        let Some(clock) = &s.clock else { return false };
+        let now = clock.now;
+        s.processes
+            .iter()
+            .zip(&s.channels)
+            .enumerate()
+            .all(|(i, (p, ch))| {
+                let on_wire = ch.requests.iter().all(|r| r.2 > now);
+                if !p.up || ch.hung {
+                    return on_wire;
+                }
+                let local = self.local_now(s, i);
+                on_wire
+                    && ch.timers.values().all(|at| at.0 > local.0)
+                    && ch.replies.iter().all(|r| r.due > now)
+                    && (ch.watch.is_empty() || ch.watch_due > now)
+                    && ch.app_due.iter().all(|d| *d > now)
+            })
+    }
+
+    /// Process `i`'s clock reading now.
+    fn local_now(&self, s: &State, i: usize) -> Time {
+        match &s.clock {
+            Some(c) => Time(clock::local(c.now, s.channels[i].drift)),
+            None => NOW,
+        }
+    }
+
+    /// The true time `ticks` from now (0 in the untimed model, where nothing is due).
+    fn due_in(s: &State, ticks: u64) -> u64 {
+        s.clock.as_ref().map_or(0, |c| c.now + ticks)
+    }
+
+    fn push_watch(s: &mut State, i: usize, msg: WatchMsg) {
+        if s.channels[i].watch.is_empty() {
+            s.channels[i].watch_due = Self::due_in(s, LATENCY);
+        }
+        s.channels[i].watch.push_back(msg);
     }
 
     /// The state after `action`, normalised (and, with symmetry, canonical).
@@ -299,23 +417,27 @@ impl RebalanceModel {
         let mut s = state.clone();
         match *action {
             Action::Deliver(pid, k) => {
-                let (req, request) = s.channels[pid as usize].requests.remove(k as usize);
+                let (req, request, _) = s.channels[pid as usize].requests.remove(k as usize);
                 let response = self.to_registry(&mut s, pid as usize, &request);
                 self.reply(&mut s, pid as usize, req, &request, response);
             }
             Action::Duplicate(pid, k) => {
                 s.budget.duplicates -= 1;
                 let i = pid as usize;
-                let (req, request) = s.channels[i].requests[k as usize].clone();
+                let (req, request, _) = s.channels[i].requests[k as usize].clone();
                 // The copy lands later, or never; nobody waits for its answer.
-                s.channels[i].requests.push((ORPHAN, request.clone()));
+                s.channels[i]
+                    .requests
+                    .push((ORPHAN, request.clone(), NEVER));
                 s.channels[i].requests.remove(k as usize);
                 let response = self.to_registry(&mut s, i, &request);
                 self.reply(&mut s, i, req, &request, response);
             }
             Action::Fail(pid, k, step) => {
-                s.budget.rpc_faults -= 1;
-                let (req, request) = s.channels[pid as usize].requests.remove(k as usize);
+                if !s.channels[pid as usize].cut {
+                    s.budget.rpc_faults -= 1;
+                }
+                let (req, request, _) = s.channels[pid as usize].requests.remove(k as usize);
                 let deliveries = if step.applied() {
                     self.to_registry(&mut s, pid as usize, &request).1
                 } else {
@@ -328,7 +450,9 @@ impl RebalanceModel {
                 s.budget.late -= 1;
                 let i = pid as usize;
                 let req = s.channels[i].requests[k as usize].0;
-                // The request stays on the wire; normalising makes it an orphan.
+                // The request stays on the wire, for as long as the network keeps it;
+                // normalising makes it an orphan.
+                s.channels[i].requests[k as usize].2 = NEVER;
                 let input = Input::Reply {
                     req,
                     outcome: Outcome::Unknown,
@@ -343,7 +467,15 @@ impl RebalanceModel {
                 };
                 self.feed(&mut s, pid as usize, input);
             }
+            Action::Delay(pid, k) => {
+                s.budget.delays -= 1;
+                let timeout = self.node_config.request_timeout();
+                s.channels[pid as usize].replies[k as usize].due = Self::due_in(&s, timeout);
+            }
             Action::Watch(pid) => {
+                // The next message's time on the wire counts from here: a bound no tighter
+                // than the network's, so no behaviour of a slow stream is lost.
+                s.channels[pid as usize].watch_due = Self::due_in(&s, LATENCY);
                 let input = match s.channels[pid as usize].watch.pop_front() {
                     Some(WatchMsg::Event(e)) => Input::Watch(e),
                     Some(WatchMsg::Reply(r)) => Input::Reply {
@@ -358,14 +490,18 @@ impl RebalanceModel {
                 s.budget.watch_breaks -= 1;
                 let id = s.processes[pid as usize].node.id().clone();
                 s.registry.break_watch(&id);
-                let ch = &mut s.channels[pid as usize];
-                ch.watch.clear();
-                ch.watch.push_back(WatchMsg::Broken);
+                s.channels[pid as usize].watch.clear();
+                Self::push_watch(&mut s, pid as usize, WatchMsg::Broken);
             }
             Action::Timer(pid, kind) => {
                 s.channels[pid as usize].timers.remove(&kind);
                 self.feed(&mut s, pid as usize, Input::Timer(kind));
             }
+            Action::Lapse(pid) if s.clock.is_some() => {
+                s.budget.expiries -= 1;
+                s.channels[pid as usize].cut = true;
+            }
+            Action::Heal(pid) => s.channels[pid as usize].cut = false,
             Action::Lapse(pid) => {
                 s.budget.expiries -= 1;
                 if let Some(lease) = s.processes[pid as usize].node.lease() {
@@ -375,6 +511,7 @@ impl RebalanceModel {
                 self.feed(&mut s, pid as usize, Input::Timer(TimerKind::Fence));
             }
             Action::App(pid) => {
+                s.channels[pid as usize].app_due.pop_front();
                 if let Some(ack) = s.processes[pid as usize].app.perform() {
                     self.feed(&mut s, pid as usize, ack);
                 }
@@ -390,9 +527,11 @@ impl RebalanceModel {
                 ch.replies.clear();
                 ch.watch.clear();
                 ch.timers.clear();
+                ch.app_due.clear();
+                ch.hung = false;
                 // A watch dies with its connection; other requests already sent may still land.
                 ch.requests
-                    .retain(|(_, r)| !matches!(r, Request::Watch { .. }));
+                    .retain(|(_, r, _)| !matches!(r, Request::Watch { .. }));
                 s.registry.break_watch(&ModelConfig::node_id(i));
             }
             Action::Restart(pid) => {
@@ -414,6 +553,20 @@ impl RebalanceModel {
                 let deliveries = s.registry.expire(lease);
                 self.route(&mut s, deliveries);
                 s.lapsed.remove(&lease);
+            }
+            Action::Tick => {
+                let clock = s.clock.as_mut().expect("ticks only in the timed model");
+                clock.now += 1;
+                let now = Time(clock.now);
+                let deliveries = s.registry.expire_due(now);
+                self.route(&mut s, deliveries);
+            }
+            Action::Hang(pid) => {
+                s.budget.expiries -= 1;
+                let ch = &mut s.channels[pid as usize];
+                ch.hung = true;
+                // Its timers never fire again.
+                ch.timers.clear();
             }
             Action::AddResource(i) => {
                 s.budget.admin_changes -= 1;
@@ -444,11 +597,23 @@ impl RebalanceModel {
         let client = ModelConfig::node_id(i);
         let before = s.registry.revision();
         let previous = replaced_assignment(&s.registry, request);
-        let (response, deliveries) = s.registry.handle(NOW, &client, request);
+        let now = Time(Self::due_in(s, 0));
+        let (response, deliveries) = s.registry.handle(now, &client, request);
         let events: Vec<_> = s.registry.history_since(before).cloned().collect();
         for w in assignment_writes(&s.registry, &client, previous, &events) {
-            // The model has no time: min_interval_respected is the simulator's.
-            for (property, why) in judge_write(&w, None) {
+            // Only the timed model has time to judge min_interval_respected by.
+            let timing = s.clock.as_mut().map(|c| {
+                let t = WriteTiming {
+                    previous: c.last_write.map(Time),
+                    now,
+                    interval: self
+                        .node_config
+                        .drift_floor(self.node_config.min_rebalance_interval),
+                };
+                c.last_write = Some(now.0);
+                t
+            });
+            for (property, why) in judge_write(&w, timing) {
                 if !s.violations.iter().any(|(p, _)| *p == property) {
                     s.violations.push((property, why));
                 }
@@ -486,9 +651,10 @@ impl RebalanceModel {
                 req,
                 outcome,
                 fault,
+                due: Self::due_in(s, LATENCY),
             };
             match request {
-                Request::Watch { .. } => s.channels[i].watch.push_back(WatchMsg::Reply(reply)),
+                Request::Watch { .. } => Self::push_watch(s, i, WatchMsg::Reply(reply)),
                 _ => s.channels[i].replies.push(reply),
             }
         }
@@ -499,7 +665,7 @@ impl RebalanceModel {
         for (client, event) in deliveries {
             if let Some(i) = client.number() {
                 if i < s.processes.len() && s.processes[i].up {
-                    s.channels[i].watch.push_back(WatchMsg::Event(event));
+                    Self::push_watch(s, i, WatchMsg::Event(event));
                 }
             }
         }
@@ -507,25 +673,36 @@ impl RebalanceModel {
 
     /// Hand an input to process `i`'s node and carry out what it asks.
     fn feed(&self, s: &mut State, i: usize, input: Input) {
-        let outputs = s.processes[i].node.handle(NOW, input);
+        let timed = s.clock.is_some();
+        let local = self.local_now(s, i);
+        let on_wire = Self::due_in(s, LATENCY);
+        // A command is carried out before the stop budget has passed (DESIGN.md section 6).
+        let app_due = Self::due_in(s, self.node_config.stop_budget.saturating_sub(1));
+        let outputs = s.processes[i].node.handle(local, input);
         let ch = &mut s.channels[i];
         for output in outputs {
             match output {
-                Output::Send { req, request } => ch.requests.push((req, request)),
-                Output::SetTimer { kind, .. } => {
-                    ch.timers.insert(kind);
+                Output::Send { req, request } => ch.requests.push((req, request, on_wire)),
+                Output::SetTimer { kind, at } => {
+                    ch.timers.insert(kind, if timed { at } else { NOW });
                 }
                 Output::CancelTimer(kind) => {
                     ch.timers.remove(&kind);
                 }
-                Output::Start(r) => s.processes[i]
-                    .app
-                    .pending
-                    .push_back(protocol::AppCommand::Start(r)),
-                Output::Stop(r) => s.processes[i]
-                    .app
-                    .pending
-                    .push_back(protocol::AppCommand::Stop(r)),
+                Output::Start(r) => {
+                    ch.app_due.push_back(app_due);
+                    s.processes[i]
+                        .app
+                        .pending
+                        .push_back(protocol::AppCommand::Start(r))
+                }
+                Output::Stop(r) => {
+                    ch.app_due.push_back(app_due);
+                    s.processes[i]
+                        .app
+                        .pending
+                        .push_back(protocol::AppCommand::Stop(r))
+                }
                 Output::Log(_) => {}
             }
         }
@@ -543,7 +720,7 @@ impl RebalanceModel {
                 .enumerate()
                 .map(|(k, r)| (*r, k as u64))
                 .collect();
-            for (req, _) in ch.requests.iter_mut() {
+            for (req, _, _) in ch.requests.iter_mut() {
                 *req = rename.get(req).copied().unwrap_or(ORPHAN);
             }
             let renumber = |r: &mut InFlightReply| match rename.get(&r.req) {
@@ -567,7 +744,7 @@ impl RebalanceModel {
         }
         let mut floor = s.registry.revision();
         for (p, ch) in s.processes.iter().zip(&s.channels) {
-            for (_, r) in &ch.requests {
+            for (_, r, _) in &ch.requests {
                 if let Request::Watch { from_rev } = r {
                     floor = floor.min(from_rev.saturating_sub(1));
                 }
@@ -578,5 +755,67 @@ impl RebalanceModel {
             }
         }
         s.registry.compact(floor);
+        if s.clock.is_some() {
+            self.shift_time(s);
+        }
+    }
+
+    /// Timed model: forget a write the interval has passed since, and move every clock back by
+    /// as many whole drift periods as the earliest time the state remembers allows, so that
+    /// states that differ only by when they happen are one state.
+    fn shift_time(&self, s: &mut State) {
+        let interval = self
+            .node_config
+            .drift_floor(self.node_config.min_rebalance_interval);
+        let clock = s.clock.as_mut().expect("timed");
+        if clock.last_write.is_some_and(|w| w + interval <= clock.now) {
+            clock.last_write = None;
+        }
+        let mut periods = clock.now.min(clock.last_write.unwrap_or(u64::MAX)) / DRIFT_PERIOD;
+        // A hung process's clock readings are never used again: they do not hold time back.
+        for (p, ch) in s
+            .processes
+            .iter()
+            .zip(&s.channels)
+            .filter(|(_, ch)| !ch.hung)
+        {
+            let span = clock::local_span(1, ch.drift);
+            for t in p.node.clock_readings().chain(ch.timers.values().copied()) {
+                periods = periods.min(t.0 / span);
+            }
+        }
+        for ch in s.channels.iter_mut() {
+            if ch.watch.is_empty() {
+                ch.watch_due = 0;
+            }
+        }
+        if periods == 0 {
+            return;
+        }
+        let by = periods * DRIFT_PERIOD;
+        let clock = s.clock.as_mut().expect("timed");
+        clock.now -= by;
+        if let Some(w) = clock.last_write.as_mut() {
+            *w -= by;
+        }
+        s.registry.shift_clock(by);
+        let back = |t: &mut u64| {
+            if *t != NEVER {
+                *t = t.saturating_sub(by);
+            }
+        };
+        for (p, ch) in s.processes.iter_mut().zip(s.channels.iter_mut()) {
+            let local = clock::local_span(periods, ch.drift);
+            p.node.shift_clock(local);
+            for at in ch.timers.values_mut() {
+                at.0 = at.0.saturating_sub(local);
+            }
+            ch.requests.iter_mut().for_each(|r| back(&mut r.2));
+            ch.replies.iter_mut().for_each(|r| back(&mut r.due));
+            ch.app_due.iter_mut().for_each(&back);
+            if !ch.watch.is_empty() {
+                back(&mut ch.watch_due);
+            }
+        }
     }
 }

@@ -69,14 +69,23 @@ pub struct Trace {
 pub fn render(model: &RebalanceModel, states: &[State], actions: &[Action]) -> Trace {
     let mut concrete = states[0].clone();
     let mut steps = Vec::new();
+    // The timed model shifts its clocks down as it goes; the trace counts from the start.
+    let mut now = concrete.clock.as_ref().map_or(0, |c| c.now);
     for (i, action) in actions.iter().enumerate() {
         let target = &states[i + 1];
         let chosen = concrete_action(model, &concrete, action, target);
         let next = model.step_concrete(&concrete, &chosen);
+        let action = match chosen {
+            Action::Tick => {
+                now += 1;
+                tick(now, &concrete)
+            }
+            _ => describe(&chosen, &concrete),
+        };
         steps.push(Step {
             n: i + 1,
             actor: actor(&chosen, &concrete),
-            action: describe(&chosen, &concrete),
+            action,
             fault: chosen.is_fault(),
             event: event(&chosen, &concrete),
             node: chosen.pid(),
@@ -118,9 +127,13 @@ pub fn actor(a: &Action, _s: &State) -> String {
         Action::Fail(..)
         | Action::TimeOut(..)
         | Action::Duplicate(..)
+        | Action::Delay(..)
         | Action::BreakWatch(_)
         | Action::Lapse(_)
+        | Action::Heal(_)
+        | Action::Hang(_)
         | Action::Crash(_) => "fault".into(),
+        Action::Tick => "time".into(),
         Action::App(p) => format!("app {}", name(*p)),
         Action::AddResource(_) | Action::RemoveResource(_) => "admin".into(),
         Action::Reply(p, _)
@@ -154,10 +167,10 @@ pub fn event(a: &Action, s: &State) -> Event {
 
 /// `REQUEST from NODE: RESPONSE` for the k-th request in flight from process `p`.
 fn handled(s: &State, p: u8, k: u8) -> String {
-    let (_, req) = &s.channels[p as usize].requests[k as usize];
+    let (_, req, _) = &s.channels[p as usize].requests[k as usize];
     let mut reg = s.registry.clone();
     let (resp, _) = reg.handle(
-        protocol::Time(0),
+        protocol::Time(s.clock.as_ref().map_or(0, |c| c.now)),
         &crate::ModelConfig::node_id(p as usize),
         req,
     );
@@ -169,7 +182,7 @@ pub fn describe(a: &Action, s: &State) -> String {
     match a {
         Action::Deliver(p, k) => format!("handles {}", handled(s, *p, *k)),
         Action::Fail(p, k, step) => {
-            let (_, req) = &s.channels[*p as usize].requests[*k as usize];
+            let (_, req, _) = &s.channels[*p as usize].requests[*k as usize];
             let applied = if step.applied() {
                 "after the registry applied it"
             } else {
@@ -182,7 +195,7 @@ pub fn describe(a: &Action, s: &State) -> String {
             )
         }
         Action::TimeOut(p, k) => {
-            let (_, req) = &s.channels[*p as usize].requests[*k as usize];
+            let (_, req, _) = &s.channels[*p as usize].requests[*k as usize];
             format!(
                 "{} gives up waiting for {req} (it sees UNKNOWN); the request is still on its way",
                 name(*p)
@@ -192,6 +205,14 @@ pub fn describe(a: &Action, s: &State) -> String {
             "handles {}; the network keeps a copy that may land again",
             handled(s, *p, *k)
         ),
+        Action::Delay(p, k) => {
+            let r = &s.channels[*p as usize].replies[*k as usize];
+            format!(
+                "the network delays the reply to {} ({}) up to the request time-out",
+                name(*p),
+                r.outcome
+            )
+        }
         Action::Reply(p, k) => {
             let r = &s.channels[*p as usize].replies[*k as usize];
             match &r.outcome {
@@ -209,6 +230,11 @@ pub fn describe(a: &Action, s: &State) -> String {
         },
         Action::BreakWatch(p) => format!("the watch stream of {} breaks", name(*p)),
         Action::Timer(_, kind) => format!("its {kind} timer fires"),
+        Action::Lapse(p) if s.clock.is_some() => format!(
+            "the link from {} to the registry is cut: its requests fail until it heals",
+            name(*p)
+        ),
+        Action::Heal(p) => format!("the link from {} to the registry heals", name(*p)),
         Action::Lapse(p) => {
             let lease = s.processes[*p as usize].node.lease();
             format!(
@@ -246,9 +272,37 @@ pub fn describe(a: &Action, s: &State) -> String {
                 format!("expires {lease}")
             }
         }
+        Action::Tick => tick(s.clock.as_ref().map_or(0, |c| c.now) + 1, s),
+        Action::Hang(p) => format!(
+            "{} hangs -- BREACHING the timing assumption: a pause longer than the self-fencing \
+             margin; its timers stop and its application keeps accessing",
+            name(*p)
+        ),
         Action::AddResource(i) => format!("adds resource r{}", i + 1),
         Action::RemoveResource(i) => format!("removes resource r{}", i + 1),
     }
+}
+
+/// A tick to true time `now`, with what each clock reads then.
+fn tick(now: u64, s: &State) -> String {
+    let clocks: Vec<String> = s
+        .channels
+        .iter()
+        .enumerate()
+        .map(|(i, ch)| {
+            let drift = match ch.drift {
+                d if d < 0 => "slow",
+                0 => "exact",
+                _ => "fast",
+            };
+            let reads = crate::clock::local(now, ch.drift);
+            format!("{}'s {drift} clock reads {reads}", name(i as u8))
+        })
+        .collect();
+    format!(
+        "time moves on to {now}; {}; leases whose time has come expire",
+        clocks.join(", ")
+    )
 }
 
 fn local(l: Option<&Local>) -> String {
@@ -332,13 +386,13 @@ pub fn changes(a: &State, b: &State) -> Vec<String> {
         }
     }
     for (i, (ca, cb)) in a.channels.iter().zip(&b.channels).enumerate() {
-        for (_, r) in &cb.requests {
-            if !ca.requests.iter().any(|(_, x)| x == r) {
+        for (_, r, _) in &cb.requests {
+            if !ca.requests.iter().any(|(_, x, _)| x == r) {
                 out.push(format!("{}: sends {r}", NodeId::numbered(i)));
             }
         }
-        if cb.timers.contains(&TimerKind::Fence) != ca.timers.contains(&TimerKind::Fence)
-            && !cb.timers.contains(&TimerKind::Fence)
+        if cb.timers.contains_key(&TimerKind::Fence) != ca.timers.contains_key(&TimerKind::Fence)
+            && !cb.timers.contains_key(&TimerKind::Fence)
         {
             out.push(format!("{}: fence timer disarmed", NodeId::numbered(i)));
         }

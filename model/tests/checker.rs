@@ -4,7 +4,7 @@
 //! portfolio's own run is the cross-check's, in `tests/tla.rs`).
 
 use model::check::{self, CheckOptions, CheckReport, Status};
-use model::mutants::{config_for, timing_breach_config};
+use model::mutants::{config_for, timed_breach_config, timing_breach_config};
 use model::portfolio;
 use model::{ModelConfig, Start};
 use protocol::Mutant;
@@ -105,6 +105,79 @@ fn m8_owner_only_release_is_killed() {
 #[test]
 fn m11_forgetful_allocation_is_killed() {
     assert_killed(Mutant::ForgetfulAllocation);
+}
+
+#[test]
+fn m9_fence_from_reply_is_killed_in_the_timed_model() {
+    assert_killed(Mutant::FenceFromReply);
+    // A delayed reply, then the link cut: the late deadline outlives the lease.
+    let r = run_safety(&config_for(Mutant::FenceFromReply));
+    let t = trace_of(&r, "access_holds_barrier");
+    let text: Vec<&str> = t.steps.iter().map(|s| s.action.as_str()).collect();
+    assert!(
+        text.iter().any(|a| a.contains("delays the reply")),
+        "{text:#?}"
+    );
+    assert!(text.iter().any(|a| a.contains("is cut")), "{text:#?}");
+    assert!(
+        text.iter().any(|a| a.contains("fence deadline")),
+        "{text:#?}"
+    );
+    // The lease expires as time moves on, not as a budgeted step.
+    assert!(
+        t.steps.last().unwrap().action.starts_with("time moves on"),
+        "{text:#?}"
+    );
+}
+
+#[test]
+fn m10_hold_own_writes_only_is_killed_in_the_timed_model() {
+    assert_killed(Mutant::HoldOwnWritesOnly);
+    let r = run_safety(&config_for(Mutant::HoldOwnWritesOnly));
+    let t = trace_of(&r, "min_interval_respected");
+    assert!(t.steps.iter().any(|s| s.action.contains("UNKNOWN")));
+    // The untimed model cannot see it: it has no interval to judge.
+    let untimed = ModelConfig {
+        timed: false,
+        ..config_for(Mutant::HoldOwnWritesOnly)
+    };
+    let r = run_safety(&untimed);
+    assert!(!r.violated(), "{:?}", r.properties);
+    assert!(r
+        .properties
+        .iter()
+        .all(|p| p.name != "min_interval_respected"));
+}
+
+#[test]
+fn the_timed_model_judges_the_interval_and_reports_no_liveness() {
+    let r = run(&config_for(Mutant::FenceFromReply).clean());
+    assert!(!r.violated() && r.figures.exhaustive, "{:?}", r.properties);
+    assert_eq!(status(&r, "min_interval_respected"), Status::Holds);
+    assert!(r.properties.iter().all(|p| p.kind != "eventually"));
+    // Every choice of clock rates is explored: slow, exact and fast.
+    let model = model::RebalanceModel::new(config_for(Mutant::FenceFromReply).clean());
+    let drifts: std::collections::BTreeSet<i8> = model
+        .initial_states()
+        .iter()
+        .map(|s| s.channels[0].drift)
+        .collect();
+    assert_eq!(drifts, [-1, 0, 1].into());
+}
+
+#[test]
+fn in_the_timed_model_without_the_timing_assumption_a_hung_node_double_accesses() {
+    let r = run_safety(&timed_breach_config());
+    assert_eq!(status(&r, "no_double_access"), Status::Violated);
+    let t = trace_of(&r, "no_double_access");
+    assert!(t.steps.iter().any(|s| s.action.contains("BREACHING")));
+    // And with it on, the same group holds.
+    let on = ModelConfig {
+        timing_assumption: true,
+        expiries: 0,
+        ..timed_breach_config()
+    };
+    assert!(!run_safety(&on).violated());
 }
 
 #[test]

@@ -31,11 +31,18 @@ pub enum Mutant {
     /// M11: the allocation ignores the previous assignment: balanced, but a rebalance moves
     /// resources that balance did not require to move.
     ForgetfulAllocation,
+    /// M9 (timing): the self-fencing deadline counts from the keep-alive's reply, not from its
+    /// send, so a reply the network delayed pushes the deadline past the lease's expiry.
+    FenceFromReply,
+    /// M10 (timing): the leader holds `min_rebalance_interval` only after its own acknowledged
+    /// writes; a write it learns of (its predecessor's, or its own answered UNKNOWN) starts no
+    /// hold.
+    HoldOwnWritesOnly,
 }
 
 impl Mutant {
-    /// Every mutant, M1 first. (M9 and M10 are kept for the timing class.)
-    pub const ALL: [Mutant; 9] = [
+    /// Every mutant, in catalogue order (M9 and M10, the timing class, last, after M11).
+    pub const ALL: [Mutant; 11] = [
         Mutant::RemoveResourceClearsBarrier,
         Mutant::StartBeforeBarrier,
         Mutant::ReleaseBarrierBeforeStopAck,
@@ -45,9 +52,11 @@ impl Mutant {
         Mutant::ImbalancedAllocation,
         Mutant::OwnerOnlyRelease,
         Mutant::ForgetfulAllocation,
+        Mutant::FenceFromReply,
+        Mutant::HoldOwnWritesOnly,
     ];
 
-    /// The catalogue number, `M1`..`M8`, `M11`.
+    /// The catalogue number, `M1`..`M11`.
     pub fn code(self) -> &'static str {
         match self {
             Mutant::RemoveResourceClearsBarrier => "M1",
@@ -59,6 +68,8 @@ impl Mutant {
             Mutant::ImbalancedAllocation => "M7",
             Mutant::OwnerOnlyRelease => "M8",
             Mutant::ForgetfulAllocation => "M11",
+            Mutant::FenceFromReply => "M9",
+            Mutant::HoldOwnWritesOnly => "M10",
         }
     }
 
@@ -74,6 +85,8 @@ impl Mutant {
             Mutant::ImbalancedAllocation => "imbalanced-allocation",
             Mutant::OwnerOnlyRelease => "owner-only-release",
             Mutant::ForgetfulAllocation => "forgetful-allocation",
+            Mutant::FenceFromReply => "fence-from-reply",
+            Mutant::HoldOwnWritesOnly => "hold-own-writes-only",
         }
     }
 
@@ -89,6 +102,8 @@ impl Mutant {
             Mutant::ImbalancedAllocation => Property::AssignmentWellFormed,
             Mutant::OwnerOnlyRelease => Property::AccessHoldsBarrier,
             Mutant::ForgetfulAllocation => Property::StickyAssignment,
+            Mutant::FenceFromReply => Property::AccessHoldsBarrier,
+            Mutant::HoldOwnWritesOnly => Property::MinIntervalRespected,
         }
     }
 
@@ -121,7 +136,56 @@ impl Mutant {
                 "the allocation ignores the previous assignment, so a rebalance moves resources \
                  balance did not require"
             }
+            Mutant::FenceFromReply => {
+                "the self-fencing deadline counts from the keep-alive's reply, not its send"
+            }
+            Mutant::HoldOwnWritesOnly => {
+                "the leader holds the rebalance interval only after its own acknowledged writes"
+            }
         }
+    }
+}
+
+/// One of the testbed's three checkers, for the catalogue's marks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Checker {
+    /// The stateright model checker (its untimed and timed models together).
+    Model,
+    /// The deterministic simulator.
+    Simulator,
+    /// TLC on the TLA+ spec (with trace validation against it).
+    Tlc,
+}
+
+impl Checker {
+    /// The name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Checker::Model => "model",
+            Checker::Simulator => "sim",
+            Checker::Tlc => "tlc",
+        }
+    }
+}
+
+impl Mutant {
+    /// Whether the defect is in a rule about *when* something may happen (the timing class).
+    pub fn is_timing(self) -> bool {
+        matches!(self, Mutant::FenceFromReply | Mutant::HoldOwnWritesOnly)
+    }
+
+    /// The checker whose abstraction cannot express the defect, and why, if there is one. A
+    /// checker that misses a mutant fails the cross-check unless this marks it; no mutant is
+    /// outside more than one checker.
+    pub fn outside(self) -> Option<(Checker, &'static str)> {
+        self.is_timing().then_some((
+            Checker::Tlc,
+            "the TLA+ spec has no clocks: a timer may fire at any moment after it is armed and a \
+             lapse is a budgeted step, so when a deadline starts or whether a hold applies has \
+             no counterpart in it (nor in the traces it validates, which carry no time); the \
+             timed model and the simulator judge it",
+        ))
     }
 }
 

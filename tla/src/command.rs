@@ -37,6 +37,16 @@ pub fn run(req: TlaRequest) -> Result<ExitCode, String> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some((protocol::mutant::Checker::Tlc, why)) = req.mutant.and_then(|m| m.outside()) {
+        let m = req.mutant.expect("just matched");
+        return Err(format!(
+            "--mutant {}: the catalogue marks it as outside TLC's abstraction: {why}; \
+             `rebalanser check --mutant {}` and `rebalanser sim --mutant {}` find it",
+            m.code(),
+            m.code(),
+            m.code()
+        ));
+    }
     let name = match (&req.config, req.mutant) {
         (Some(c), _) => c.clone(),
         (None, Some(m)) => format!("mutant-{}", m.code()),

@@ -88,7 +88,10 @@ impl Move {
 /// not copy one).
 fn live_request(s: &State, i: usize) -> Option<u8> {
     let id = s.processes[i].node.pending_request()?;
-    let k = s.channels[i].requests.iter().position(|(r, _)| *r == id)?;
+    let k = s.channels[i]
+        .requests
+        .iter()
+        .position(|(r, _, _)| *r == id)?;
     let watch = matches!(s.channels[i].requests[k].1, Request::Watch { .. });
     (!watch).then_some(k as u8)
 }
@@ -272,11 +275,13 @@ fn setup(cfg: &str, mutant: Option<Mutant>) -> Result<Setup, String> {
         // The spec's one budget bounds both; the projection compares what is left of it.
         late: max_late,
         duplicates: max_late,
+        delays: 0,
         // Node names must stay as TLC has them.
         symmetry: false,
         timing_assumption: flag("TimingAssumption")?,
         mutant,
         start: Start::Joining,
+        timed: false,
     };
     config.validate().map_err(cannot)?;
     Ok(Setup {
@@ -326,8 +331,8 @@ impl Setup {
                 let id = p.node.pending_request()?;
                 ch.requests
                     .iter()
-                    .find(|(r, _)| *r == id)
-                    .map(|(_, q)| q.clone())
+                    .find(|(r, _, _)| *r == id)
+                    .map(|(_, q, _)| q.clone())
                     .or_else(|| old.clone())
             })
             .collect()
@@ -496,8 +501,8 @@ impl Setup {
             let halved = p.half[i]
                 .and(live_request(s, i))
                 .map(|k| &ch.requests[k as usize]);
-            let orphans = ch.requests.iter().filter(|(id, _)| *id == ORPHAN);
-            for (_, request) in orphans.chain(halved) {
+            let orphans = ch.requests.iter().filter(|(id, _, _)| *id == ORPHAN);
+            for (_, request, _) in orphans.chain(halved) {
                 if let Some(op) = spec::request(request) {
                     let w = json!({ "n": self.nodes[i].0, "op": op });
                     wire.entry(w.to_string()).or_insert((w, 0)).1 += 1;

@@ -46,7 +46,8 @@ impl Node {
                 out.push(Output::Log(Event::Leader { term }));
                 // The previous leader may have written just before it lost its key: wait one
                 // interval so that writes stay `min_rebalance_interval` apart across leaders.
-                if self.view.assignment.is_some() {
+                if self.view.assignment.is_some() && self.mutant != Some(Mutant::HoldOwnWritesOnly)
+                {
                     self.held_rev = self.view.assignment_rev;
                     self.hold_rebalance(now, out);
                 }
@@ -62,6 +63,9 @@ impl Node {
     /// the outcome of our own write may have been UNKNOWN, and learning of a write always comes
     /// after it was applied, so the interval between applied writes is kept.
     pub(super) fn hold_after_writes(&mut self, now: Time, out: &mut Vec<Output>) {
+        if self.mutant == Some(Mutant::HoldOwnWritesOnly) {
+            return;
+        }
         if self.term.is_some() && self.view.assignment_rev > self.held_rev {
             self.held_rev = self.view.assignment_rev;
             self.hold_rebalance(now, out);

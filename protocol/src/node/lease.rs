@@ -21,7 +21,12 @@ impl Node {
         out: &mut Vec<Output>,
     ) {
         self.lease = Some(lease);
-        self.arm_fence(sent_at, out);
+        let start = if self.mutant == Some(Mutant::FenceFromReply) {
+            now
+        } else {
+            sent_at
+        };
+        self.arm_fence(start, out);
         out.push(Output::SetTimer {
             kind: TimerKind::KeepAlive,
             at: now.plus(self.config.keepalive_interval()),
@@ -67,7 +72,14 @@ impl Node {
         }
         let next = match outcome {
             Outcome::Success(Response::KeptAlive { .. }) => {
-                self.arm_fence(k.sent_at, out);
+                // From the send: the registry renewed the lease at some moment after it, and
+                // the reply may have spent any time on its way back.
+                let start = if self.mutant == Some(Mutant::FenceFromReply) {
+                    now
+                } else {
+                    k.sent_at
+                };
+                self.arm_fence(start, out);
                 self.config.keepalive_interval()
             }
             Outcome::Success(Response::LeaseNotFound) => {

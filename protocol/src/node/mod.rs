@@ -492,6 +492,28 @@ impl Node {
         }
     }
 
+    /// The local times the node remembers: when its requests in flight were sent. A model
+    /// checker that keeps clocks as bounded counters needs them to shift the clock down (with
+    /// [`Node::shift_clock`]) without moving one below zero.
+    pub fn clock_readings(&self) -> impl Iterator<Item = Time> + '_ {
+        self.inflight
+            .as_ref()
+            .map(|i| i.sent_at)
+            .into_iter()
+            .chain(self.keepalive.as_ref().map(|k| k.sent_at))
+    }
+
+    /// Move every remembered local time back by `by` (see [`Node::clock_readings`]); the
+    /// runtime moves the node's clock and armed timers back by the same amount.
+    pub fn shift_clock(&mut self, by: u64) {
+        if let Some(i) = self.inflight.as_mut() {
+            i.sent_at = Time(i.sent_at.0.saturating_sub(by));
+        }
+        if let Some(k) = self.keepalive.as_mut() {
+            k.sent_at = Time(k.sent_at.0.saturating_sub(by));
+        }
+    }
+
     /// Rename request ids with `rename` (which must keep distinct ids distinct) and continue
     /// numbering from `next`.
     pub fn renumber_requests(&mut self, rename: impl Fn(ReqId) -> ReqId, next: ReqId) {

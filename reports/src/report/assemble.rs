@@ -120,8 +120,9 @@ pub struct MutantRow {
 pub struct MutantCell {
     /// `tlc`, `model`, `sim` or `replay`.
     pub checker: String,
-    /// `holds`, `violated`, `killed`, `survived`, `inconclusive`, or for the replay
-    /// `reproduced` / `not_reproduced`.
+    /// `holds`, `violated`, `killed`, `survived`, `inconclusive`, `outside` (the catalogue
+    /// marks the mutant as outside the checker's abstraction), or for the replay `reproduced` /
+    /// `not_reproduced`.
     pub verdict: String,
     /// The property it met.
     pub property: Option<String>,
@@ -135,7 +136,10 @@ pub struct MutantCell {
 impl MutantCell {
     /// Whether this is what parity asks for.
     pub fn agrees(&self) -> bool {
-        matches!(self.verdict.as_str(), "holds" | "killed" | "reproduced")
+        matches!(
+            self.verdict.as_str(),
+            "holds" | "killed" | "reproduced" | "outside"
+        )
     }
 }
 
@@ -344,6 +348,7 @@ fn verdict_word(v: cross_check::Verdict) -> &'static str {
         cross_check::Verdict::Killed => "killed",
         cross_check::Verdict::Survived => "survived",
         cross_check::Verdict::Inconclusive => "inconclusive",
+        cross_check::Verdict::Outside => "outside",
     }
 }
 

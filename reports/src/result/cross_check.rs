@@ -23,6 +23,9 @@ pub enum Verdict {
     /// bound or time-out stopped it) or a `sometimes` property not reached, so its pass
     /// proves less than it claims.
     Inconclusive,
+    /// The catalogue marks the mutant as outside this checker's abstraction (with a reason):
+    /// the checker is not run on it.
+    Outside,
 }
 
 impl Verdict {
@@ -37,7 +40,7 @@ impl Verdict {
 
     /// Whether this is what parity asks for.
     pub fn agrees(self) -> bool {
-        matches!(self, Verdict::Holds | Verdict::Killed)
+        matches!(self, Verdict::Holds | Verdict::Killed | Verdict::Outside)
     }
 }
 
@@ -53,7 +56,8 @@ pub struct Cell {
     pub seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub distinct_states: Option<u64>,
-    /// What the run did not explore, when the verdict is [`Verdict::Inconclusive`].
+    /// What the run did not explore, when the verdict is [`Verdict::Inconclusive`]; why the
+    /// checker cannot see the mutant, when it is [`Verdict::Outside`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unexplored: Option<String>,
 }

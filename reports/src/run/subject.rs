@@ -85,12 +85,20 @@ pub fn simulate(
     sim(&sim_request(subject, threads, keep_going))
 }
 
-/// The TLC configurations a subject runs: the clean ones, or the mutant's own.
+/// The TLC configurations a subject runs: the clean ones, or the mutant's own (none for a
+/// mutant the catalogue marks as outside TLC's abstraction).
 pub fn tlc_configs(subject: Option<Mutant>) -> Vec<String> {
     match subject {
         None => CLEAN_TLC_CONFIGS.iter().map(|c| c.to_string()).collect(),
+        Some(m) if outside_tlc(m) => Vec::new(),
         Some(m) => vec![format!("mutant-{}", m.code())],
     }
+}
+
+/// Whether the catalogue marks `m` as outside TLC's abstraction.
+pub fn outside_tlc(m: Mutant) -> bool {
+    m.outside()
+        .is_some_and(|(checker, _)| checker == protocol::mutant::Checker::Tlc)
 }
 
 /// TLC's job for configuration `name` of the spec folder `dir`, with `mutant` set.

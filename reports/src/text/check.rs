@@ -10,7 +10,7 @@ pub fn describe_config(c: &ModelConfig, o: &CheckOptions) -> String {
     format!(
         "checking {} node(s) x {} resource(s), start {:?}; budgets: crashes {}, rpc-faults {}, \
          expiries {}, admin-changes {}, watch-breaks {}, membership-changes {}, late {}, \
-         duplicates {}; symmetry {}; timing assumption {}; mutant {}; {:?} with {} thread(s)",
+         duplicates {}{}; symmetry {}; timing assumption {}; mutant {}; {:?} with {} thread(s)",
         c.nodes,
         c.resources,
         c.start,
@@ -22,6 +22,11 @@ pub fn describe_config(c: &ModelConfig, o: &CheckOptions) -> String {
         c.membership_changes,
         c.late,
         c.duplicates,
+        if c.timed {
+            format!(", delays {}; timed (clocks as counters)", c.delays)
+        } else {
+            String::new()
+        },
         if c.symmetry { "on" } else { "off" },
         if c.timing_assumption { "on" } else { "off" },
         c.mutant.map_or("none".to_string(), |m| format!(
@@ -155,10 +160,14 @@ pub fn render_portfolio(r: &CheckReport) -> String {
             f.seconds + f.liveness_seconds,
         );
     }
-    let skipped = model::portfolio::entries()
-        .len()
-        .saturating_sub(r.rows.len());
-    if skipped > 0 {
+    // A run of the whole portfolio, or of its timed rows, stops at the first violation.
+    let asked = if r.rows.iter().all(|row| row.report.config.timed) {
+        model::portfolio::timed_entries().len()
+    } else {
+        model::portfolio::entries().len()
+    };
+    let skipped = asked.saturating_sub(r.rows.len());
+    if skipped > 0 && r.rows.last().is_some_and(|row| row.report.violated()) {
         let _ = writeln!(
             out,
             "({skipped} more configuration(s) not run: the search stops at the first violation)"
@@ -201,8 +210,14 @@ pub fn check_command(c: &ModelConfig) -> String {
     if c.duplicates > 0 {
         let _ = write!(cmd, " --duplicates {}", c.duplicates);
     }
+    if c.delays > 0 {
+        let _ = write!(cmd, " --delays {}", c.delays);
+    }
     if c.start == model::Start::Joining {
         cmd.push_str(" --start joining");
+    }
+    if c.timed {
+        cmd.push_str(" --timed");
     }
     if !c.timing_assumption {
         cmd.push_str(" --timing-assumption off");

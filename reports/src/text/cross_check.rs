@@ -19,6 +19,7 @@ fn verdict_word(v: Verdict) -> &'static str {
         Verdict::Killed => "killed",
         Verdict::Survived => "SURVIVED",
         Verdict::Inconclusive => "INCONCLUSIVE",
+        Verdict::Outside => "outside",
     }
 }
 
