@@ -114,8 +114,11 @@ fn every_checker_kills_every_mutant_and_passes_the_clean_protocol() {
             let cell = &row["cells"][checker];
             assert_eq!(cell["verdict"], "killed", "{subject}, {checker}: {cell}");
             assert!(cell["property"].is_string(), "{subject}, {checker}: {cell}");
+            // The plain portfolio starts settled: a defect that shows while the group
+            // settles (M2) is a counterexample of no steps past the start.
+            let least = if checker == "model" { 0 } else { 1 };
             assert!(
-                cell["length"].as_u64().unwrap() >= 1,
+                cell["length"].as_u64().unwrap() >= least,
                 "{subject}, {checker}: {cell}"
             );
         }

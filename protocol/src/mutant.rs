@@ -179,13 +179,23 @@ impl Mutant {
     /// checker that misses a mutant fails the cross-check unless this marks it; no mutant is
     /// outside more than one checker.
     pub fn outside(self) -> Option<(Checker, &'static str)> {
-        self.is_timing().then_some((
-            Checker::Tlc,
-            "the TLA+ spec has no clocks: a timer may fire at any moment after it is armed and a \
-             lapse is a budgeted step, so when a deadline starts or whether a hold applies has \
-             no counterpart in it (nor in the traces it validates, which carry no time); the \
-             timed model and the simulator judge it",
-        ))
+        match self {
+            Mutant::FenceFromReply => Some((
+                Checker::Tlc,
+                "the TLA+ spec has no clocks: a lapse is a budgeted step that may come at any \
+                 moment, so when the self-fencing deadline starts has no counterpart in it, nor \
+                 in the traces it validates, which carry no time; the timed model and the \
+                 simulator judge it",
+            )),
+            Mutant::HoldOwnWritesOnly => Some((
+                Checker::Tlc,
+                "the TLA+ spec has no clocks: its hold ends at any moment (HoldOver), so writes \
+                 too close together break none of its invariants; trace validation does reject \
+                 its traces (the hold is logged state), and the timed model and the simulator \
+                 judge the interval",
+            )),
+            _ => None,
+        }
     }
 }
 
@@ -213,5 +223,30 @@ impl FromStr for Mutant {
                     names.join(", ")
                 )
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_timing_class_is_outside_a_checker_and_each_mark_gives_its_reason() {
+        for m in Mutant::ALL {
+            match m.outside() {
+                Some((checker, why)) => {
+                    assert!(m.is_timing(), "{m}");
+                    assert_eq!(checker, Checker::Tlc, "{m}");
+                    assert!(why.contains("no clocks"), "{m}: {why}");
+                }
+                None => assert!(!m.is_timing(), "{m} has no mark"),
+            }
+            assert_eq!(m.code().parse::<Mutant>(), Ok(m));
+            assert_eq!(m.name().parse::<Mutant>(), Ok(m));
+        }
+        let codes: Vec<&str> = Mutant::ALL.iter().map(|m| m.code()).collect();
+        for n in 1..=11 {
+            assert!(codes.contains(&format!("M{n}").as_str()), "M{n} missing");
+        }
     }
 }

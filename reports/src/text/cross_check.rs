@@ -25,6 +25,10 @@ fn verdict_word(v: Verdict) -> &'static str {
 
 /// A cell of TLC or the model checker; `unit` names what its length counts.
 pub fn describe(c: &Cell, unit: &str) -> String {
+    if c.verdict == Verdict::Outside {
+        // The reason is long; the table notes it below.
+        return "outside its abstraction (see below)".to_string();
+    }
     let states = thousands(c.distinct_states.unwrap_or(0));
     match (&c.property, c.length) {
         (Some(p), length) => format!(
@@ -121,6 +125,19 @@ pub fn render(r: &CrossCheckReport) -> String {
             .map(|(text, &w)| format!("{text:<w$}"))
             .collect();
         let _ = writeln!(out, "{}", line.join("  ").trim_end());
+    }
+    for row in &r.rows {
+        let cells = [&row.cells.tlc, &row.cells.model, &row.cells.sim.cell];
+        for (checker, c) in CHECKERS_IN_SENTENCES.iter().zip(cells) {
+            if c.verdict == Verdict::Outside {
+                let _ = writeln!(
+                    out,
+                    "\n{} is outside {checker}'s abstraction, as the catalogue marks it: {}",
+                    row.subject,
+                    c.unexplored.as_deref().unwrap_or("no reason given")
+                );
+            }
+        }
     }
     let mut disagreements = Vec::new();
     for row in &r.rows {
