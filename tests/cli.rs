@@ -23,9 +23,42 @@ fn bad_input_exits_2_naming_the_bad_value() {
             vec!["check", "--json", "/nonexistent-folder/x.json"],
             "nonexistent-folder",
         ),
+        (vec!["check", "--delays", "1"], "--timed"),
+        (vec!["check", "--delays", "x", "--timed"], "x"),
+        (
+            vec!["check", "--timed", "--config", "default"],
+            "--config default",
+        ),
+        (vec!["tla", "--mutant", "M10"], "no clocks"),
     ] {
         assert_bad_input(&args, needle);
     }
+}
+
+#[test]
+fn check_timed_runs_the_timed_rows_and_judges_the_interval() {
+    let (code, out, err) = rebalanser(&["check", "--timed", "--quiet"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    for row in ["timed-lapse", "timed-admin", "timed-crash"] {
+        assert!(out.contains(row), "{row} missing:\n{out}");
+    }
+    assert!(
+        !out.contains("bootstrap") && !out.contains("not run"),
+        "{out}"
+    );
+    assert!(out.contains("min_interval_respected"), "{out}");
+    assert!(
+        !out.contains("eventually"),
+        "the timed rows judge safety only:\n{out}"
+    );
+    assert!(out.contains("verdict: all properties hold"), "{out}");
+    // A timing mutant, by the plain command: the timed rows kill it.
+    let (code, out, _) = rebalanser(&["check", "--mutant", "M10", "--quiet"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("timed-admin") && out.contains("min_interval_respected"),
+        "{out}"
+    );
 }
 
 #[test]
