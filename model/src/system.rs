@@ -681,30 +681,26 @@ impl RebalanceModel {
         let outputs = s.processes[i].node.handle(local, input);
         let ch = &mut s.channels[i];
         for output in outputs {
-            match output {
-                Output::Send { req, request } => ch.requests.push((req, request, on_wire)),
+            let command = match output {
+                Output::Send { req, request } => {
+                    ch.requests.push((req, request, on_wire));
+                    continue;
+                }
                 Output::SetTimer { kind, at } => {
                     ch.timers.insert(kind, if timed { at } else { NOW });
+                    continue;
                 }
                 Output::CancelTimer(kind) => {
                     ch.timers.remove(&kind);
+                    continue;
                 }
-                Output::Start(r) => {
-                    ch.app_due.push_back(app_due);
-                    s.processes[i]
-                        .app
-                        .pending
-                        .push_back(protocol::AppCommand::Start(r))
-                }
-                Output::Stop(r) => {
-                    ch.app_due.push_back(app_due);
-                    s.processes[i]
-                        .app
-                        .pending
-                        .push_back(protocol::AppCommand::Stop(r))
-                }
-                Output::Log(_) => {}
-            }
+                Output::Log(_) => continue,
+                Output::Start(r) => protocol::AppCommand::Start(r),
+                Output::Stop(r) => protocol::AppCommand::Stop(r),
+            };
+            // Each command with the time by which the application carries it out.
+            ch.app_due.push_back(app_due);
+            s.processes[i].app.pending.push_back(command);
         }
     }
 
