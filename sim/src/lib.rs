@@ -23,6 +23,7 @@
 pub mod config;
 pub mod coverage;
 pub mod fault;
+pub mod orderings;
 pub mod replay;
 pub mod run;
 pub mod schedule;
