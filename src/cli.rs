@@ -111,7 +111,7 @@ struct ReportArgs {
     /// e.g. the shards of one sweep run on several machines) instead of running the checkers.
     #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["profile", "mutant"])]
     from: Vec<PathBuf>,
-    /// Run every checker with this deliberate defect (its name or code, M1..M8, M11), each by its
+    /// Run every checker with this deliberate defect (its name or code, M1..M12), each by its
     /// plain command (no configuration tailored to the defect): the report must then show it
     /// violated.
     #[arg(long, value_parser = parse_mutant)]
@@ -130,7 +130,7 @@ struct TlaArgs {
     /// The configuration (tla/spec/NAME.cfg; see --list). Default: ci, or mutant-MN with --mutant.
     #[arg(long)]
     config: Option<String>,
-    /// Check a deliberate defect: its name or code (M1..M8, M11).
+    /// Check a deliberate defect: its name or code (M1..M8, M11, M12; M9 and M10 are outside TLC).
     #[arg(long, value_parser = parse_mutant)]
     mutant: Option<Mutant>,
     /// TLC worker threads (with --cross-check: every checker's threads).
@@ -142,7 +142,7 @@ struct TlaArgs {
     /// List the configurations and what each covers.
     #[arg(long)]
     list: bool,
-    /// Mutant parity: run the clean protocol and every mutant (M1..M8, M11) through all three
+    /// Mutant parity: run the clean protocol and every mutant (M1..M12) through all three
     /// checkers (TLC, the model checker, the simulator on seeds 0..1000) and print a table of
     /// which checker kills which mutant, with the property, the counterexample's length and the
     /// time. Exit 0 only if the clean protocol holds under all three and every mutant is
@@ -201,7 +201,7 @@ struct SimArgs {
     /// Swarm testing: every seed draws its own fault mix and rates (printed per failing seed).
     #[arg(long, conflicts_with_all = ["faults", "rates"])]
     swarm: bool,
-    /// Simulate a deliberate defect (see `rebalanser mutants`): its name or code (M1..M8, M11).
+    /// Simulate a deliberate defect (see `rebalanser mutants`): its name or code (M1..M12).
     #[arg(long, value_parser = parse_mutant)]
     mutant: Option<Mutant>,
     /// Also inject faults outside the timing assumptions (pauses past the fencing margin,
@@ -380,7 +380,7 @@ struct ModelArgs {
     /// Turn off symmetry reduction over node names.
     #[arg(long)]
     no_symmetry: bool,
-    /// Check a deliberate defect (see `rebalanser mutants`): its name or code (M1..M11).
+    /// Check a deliberate defect (see `rebalanser mutants`): its name or code (M1..M12).
     #[arg(long, value_parser = parse_mutant)]
     mutant: Option<Mutant>,
     /// The timed model: each machine's clock and the registry's are bounded counters that

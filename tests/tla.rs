@@ -98,6 +98,7 @@ fn every_checker_kills_every_mutant_and_passes_the_clean_protocol() {
         Some("assignment_well_formed"),
         Some("access_holds_barrier"),
         Some("sticky_assignment"),
+        Some("rebalance_completes"),
         None,
         None,
     ];

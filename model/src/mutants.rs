@@ -71,6 +71,11 @@ pub fn config_for(mutant: Mutant) -> ModelConfig {
             admin_changes: 1,
             ..quiet(2, 2, Start::Settled)
         },
+        // One node's resource removed: the assignment keeps it, the node runs the other.
+        Mutant::IgnoreRemovals => ModelConfig {
+            admin_changes: 1,
+            ..quiet(1, 2, Start::Settled)
+        },
         // A keep-alive's reply delayed, then the link cut: the deadline counted from the
         // late reply passes only after the lease expired.
         Mutant::FenceFromReply => ModelConfig {

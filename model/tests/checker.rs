@@ -108,6 +108,24 @@ fn m11_forgetful_allocation_is_killed() {
 }
 
 #[test]
+fn m12_ignore_removals_is_killed() {
+    assert_killed(Mutant::IgnoreRemovals);
+}
+
+/// M12 breaks `rebalance_completes` alone: what runs stays right, only the assignment is stale.
+#[test]
+fn m12_leaves_every_resource_accessed() {
+    let r = run(&config_for(Mutant::IgnoreRemovals));
+    assert_eq!(status(&r, "rebalance_completes"), Status::Violated);
+    assert_eq!(
+        status(&r, "all_resources_accessed"),
+        Status::Holds,
+        "{:?}",
+        r.properties
+    );
+}
+
+#[test]
 fn m9_fence_from_reply_is_killed_in_the_timed_model() {
     assert_killed(Mutant::FenceFromReply);
     // A delayed reply, then the link cut: the late deadline outlives the lease.

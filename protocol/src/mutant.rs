@@ -38,11 +38,15 @@ pub enum Mutant {
     /// writes; a write it learns of (its predecessor's, or its own answered UNKNOWN) starts no
     /// hold.
     HoldOwnWritesOnly,
+    /// M12: the leader rebalances when members change or resources are added, but takes a
+    /// removal for no change: the assignment keeps the removed resource for ever, while what
+    /// runs stays balanced.
+    IgnoreRemovals,
 }
 
 impl Mutant {
-    /// Every mutant, in catalogue order (M9 and M10, the timing class, last, after M11).
-    pub const ALL: [Mutant; 11] = [
+    /// Every mutant, in catalogue order (M9 and M10, the timing class, after M11 and M12).
+    pub const ALL: [Mutant; 12] = [
         Mutant::RemoveResourceClearsBarrier,
         Mutant::StartBeforeBarrier,
         Mutant::ReleaseBarrierBeforeStopAck,
@@ -52,11 +56,12 @@ impl Mutant {
         Mutant::ImbalancedAllocation,
         Mutant::OwnerOnlyRelease,
         Mutant::ForgetfulAllocation,
+        Mutant::IgnoreRemovals,
         Mutant::FenceFromReply,
         Mutant::HoldOwnWritesOnly,
     ];
 
-    /// The catalogue number, `M1`..`M11`.
+    /// The catalogue number, `M1`..`M12`.
     pub fn code(self) -> &'static str {
         match self {
             Mutant::RemoveResourceClearsBarrier => "M1",
@@ -70,6 +75,7 @@ impl Mutant {
             Mutant::ForgetfulAllocation => "M11",
             Mutant::FenceFromReply => "M9",
             Mutant::HoldOwnWritesOnly => "M10",
+            Mutant::IgnoreRemovals => "M12",
         }
     }
 
@@ -87,6 +93,7 @@ impl Mutant {
             Mutant::ForgetfulAllocation => "forgetful-allocation",
             Mutant::FenceFromReply => "fence-from-reply",
             Mutant::HoldOwnWritesOnly => "hold-own-writes-only",
+            Mutant::IgnoreRemovals => "ignore-removals",
         }
     }
 
@@ -104,6 +111,7 @@ impl Mutant {
             Mutant::ForgetfulAllocation => Property::StickyAssignment,
             Mutant::FenceFromReply => Property::AccessHoldsBarrier,
             Mutant::HoldOwnWritesOnly => Property::MinIntervalRespected,
+            Mutant::IgnoreRemovals => Property::RebalanceCompletes,
         }
     }
 
@@ -141,6 +149,9 @@ impl Mutant {
             }
             Mutant::HoldOwnWritesOnly => {
                 "the leader holds the rebalance interval only after its own acknowledged writes"
+            }
+            Mutant::IgnoreRemovals => {
+                "the leader takes a resource's removal for no change, so the assignment keeps it"
             }
         }
     }

@@ -21,7 +21,7 @@ CONSTANTS
     Nodes,            \* node names (model values)
     Res,              \* every resource the administrator may use
     InitialRes,       \* the resources at the start, a subset of Res
-    Mutant,           \* "none", or "M1" .. "M8", "M11"
+    Mutant,           \* "none", or "M1" .. "M8", "M11", "M12"
     TimingAssumption, \* TRUE: a lease a node relies on expires only after it fenced
     Hold,             \* TRUE: model the minimum rebalance interval (a leader holds after writes)
     MaxCrashes, MaxRpcFaults, MaxExpiries, MaxAdmin, MaxMembership, MaxWatchBreaks,
@@ -264,7 +264,9 @@ HoldAfterWrites(s) ==
 AssignRequests(s, n) ==
     LET v == s.view
         M == Members(v)
-        same == v.asg # NONE /\ v.asg.mem = M /\ DOMAIN v.asg.m = v.res
+        \* M12 takes a removal for no change: the assignment may keep resources gone since.
+        same == v.asg # NONE /\ v.asg.mem = M
+                /\ IF Mutant = "M12" THEN v.res \subseteq DOMAIN v.asg.m ELSE DOMAIN v.asg.m = v.res
         prev == v.asg
         \* M4 sends no compares at all: no revision seen.
         op(f) == [k |-> "assign", t |-> s.term, seen |-> IF Mutant = "M4" THEN 0 ELSE AsgRev(v),

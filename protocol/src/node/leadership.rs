@@ -91,7 +91,12 @@ impl Node {
         let previous = self.view.assignment.as_ref();
         if let Some(a) = previous {
             let same_members = a.members().eq(self.view.members.keys());
-            if same_members && a.resources() == self.view.resources {
+            let same_resources = if self.mutant == Some(Mutant::IgnoreRemovals) {
+                self.view.resources.is_subset(&a.resources())
+            } else {
+                a.resources() == self.view.resources
+            };
+            if same_members && same_resources {
                 return None;
             }
         }
