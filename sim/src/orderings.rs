@@ -7,9 +7,11 @@
 //! spec actions and the group after them) and names every [`Interleaving`] the run contains;
 //! the audit's tests hold the simulator to producing each within a fixed set of seeds.
 
+use crate::config::Fault;
+use crate::schedule::{Action, Planned};
 use crate::spec_step::{Snapshot, SpecAction};
 use crate::trace::TraceStep;
-use crate::{FaultKind, RunResult, SimConfig};
+use crate::{RunResult, SimConfig};
 use protocol::{FailureStep, NodeId, Request};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -205,7 +207,14 @@ pub fn observed(config: &SimConfig, result: &RunResult) -> BTreeSet<Interleaving
         .filter(|s| result.coverage.rpc[*s as usize].iter().any(|n| *n > 0))
         .map(Interleaving::Fail)
         .collect();
-    if result.coverage.breaches > 0 && result.coverage.faults[FaultKind::Pause.index()] > 0 {
+    let long_pause = result.injected.iter().any(|i| match &i.fault {
+        Fault::Scheduled(Planned {
+            action: Action::Pause { length, .. },
+            ..
+        }) => *length > config.envelope.max_pause,
+        _ => false,
+    });
+    if long_pause {
         found.insert(Interleaving::PauseBeyondEnvelope);
     }
     let undelayed = config.network.max_latency;
